@@ -1,0 +1,3 @@
+"""edgemeter's Prometheus exporter: board sensors read at scrape time."""
+
+__version__ = "0.1.0"

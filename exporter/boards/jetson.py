@@ -1,0 +1,25 @@
+"""NVIDIA Jetson (Nano, Xavier, Orin): Tegra SoCs with INA3221 rail monitors.
+
+Rails: Orin Nano/NX ``VDD_IN`` is the module input (the whole-board figure), ``VDD_CPU_GPU_CV``
+and ``VDD_SOC`` are sub-rails of it; the Nano's ``POM_5V_IN`` is its input. AGX Orin has no
+input rail on its INA3221s, so no total is invented for it.
+"""
+
+from __future__ import annotations
+
+from exporter.sensors.identity import Identity
+
+FAMILY = "jetson"
+DEFAULT_COLLECTORS: dict[str, bool] = {}
+INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
+
+
+def matches(identity: Identity) -> bool:
+    return any(c.startswith("nvidia,tegra") for c in identity.compatible) or "Jetson" in (
+        identity.model or ""
+    )
+
+
+def soc(identity: Identity) -> str | None:
+    """The Tegra compatible, e.g. ``nvidia,tegra234`` (Orin) or ``nvidia,tegra210`` (Nano)."""
+    return next((c for c in identity.compatible if c.startswith("nvidia,tegra")), None)

@@ -1,0 +1,17 @@
+"""x86 laptops, desktops and servers: identified by DMI, with RAPL, coretemp and NVML."""
+
+from __future__ import annotations
+
+from exporter.sensors.identity import Identity
+
+FAMILY = "x86"
+DEFAULT_COLLECTORS: dict[str, bool] = {}
+
+
+def matches(identity: Identity) -> bool:
+    return identity.has_dmi and not identity.compatible
+
+
+def soc(identity: Identity) -> str | None:
+    """The CPU model name from /proc/cpuinfo."""
+    return identity.cpu_model

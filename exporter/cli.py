@@ -1,0 +1,203 @@
+"""``exporter``: parse flags, pick collectors for this board, serve /metrics.
+
+User mistakes (a missing root, a bad --listen, a busy port, an unknown collector, a bad
+--web-config) end with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+from prometheus_client import ProcessCollector as SelfProcessCollector
+
+from exporter import __version__
+from exporter.boards.detect import Board, detect
+from exporter.collectors import COLLECTORS
+from exporter.config import Config
+from exporter.registry import build_registry
+from exporter.sensors import vcgencmd
+from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+from exporter.server import ExporterServer, landing_page
+from exporter.webconfig import WebConfigError, load_web_config
+
+# Outside Prometheus' allocated exporter range (9100-9999) and below Linux's ephemeral ports.
+DEFAULT_PORT = 19477
+EXIT_USAGE = 2
+
+log = logging.getLogger("exporter")
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="exporter", description="edgemeter's Prometheus exporter for edge boards.")
+    p.add_argument(
+        "--listen",
+        default=f"0.0.0.0:{DEFAULT_PORT}",
+        metavar="HOST:PORT",
+        help=f"address to serve /metrics on (default 0.0.0.0:{DEFAULT_PORT}; [::1]:PORT for IPv6)",
+    )
+    p.add_argument("--sysfs", default=DEFAULT_SYSFS, metavar="DIR", help="sysfs root (default /sys)")
+    p.add_argument("--procfs", default=DEFAULT_PROCFS, metavar="DIR", help="procfs root (default /proc)")
+    p.add_argument(
+        "--vcgencmd",
+        default="vcgencmd",
+        metavar="PATH",
+        help="Raspberry Pi vcgencmd binary (name on PATH or a path; default vcgencmd)",
+    )
+    p.add_argument(
+        "--vcgencmd-timeout",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="kill a vcgencmd call that takes longer (default 1)",
+    )
+    p.add_argument(
+        "--process",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="regular expression matched against process names and command lines; repeatable",
+    )
+    p.add_argument("--web-config", metavar="FILE", help="exporter-toolkit web config (TLS, basic auth)")
+    p.add_argument(
+        "--collector.disable-defaults",
+        dest="disable_defaults",
+        action="store_true",
+        help="start with every collector off; enable with --collector.NAME",
+    )
+    for name, cls in COLLECTORS.items():
+        p.add_argument(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=cls.help,
+        )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--version", action="version", version=f"exporter (edgemeter) {__version__}")
+    return p
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (all interfaces) or ``[V6ADDR]:PORT``."""
+    m = re.fullmatch(r"(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})", text)
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:{DEFAULT_PORT}")
+    host = m.group(1) or m.group(2) or "0.0.0.0"
+    return host, int(m.group(3))
+
+
+def _unknown_collector_check(argv: Sequence[str]) -> None:
+    for arg in argv:
+        m = re.match(r"--(?:no-)?collector\.([^=\s]+)", arg)
+        if m and m.group(1) != "disable-defaults" and m.group(1) not in COLLECTORS:
+            known = ", ".join(COLLECTORS)
+            raise UsageError(f"unknown collector {m.group(1)!r} in {arg} (known: {known})")
+
+
+def enabled_collectors(args: argparse.Namespace, board: Board) -> list[str]:
+    """Class default, then the board profile, then --process, then the user's flags (flags win)."""
+    names = []
+    for name, cls in COLLECTORS.items():
+        on = False if args.disable_defaults else board.default_collectors.get(name, cls.default_enabled)
+        if name == "process" and args.process and not args.disable_defaults:
+            on = True
+        flag = getattr(args, f"collector_{name}")
+        if flag is not None:
+            on = flag
+        if on:
+            names.append(name)
+    return names
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    for flag, path in (("--sysfs", args.sysfs), ("--procfs", args.procfs)):
+        if not os.path.isdir(path):
+            raise UsageError(f"{flag} {path}: no such directory")
+    if not args.vcgencmd_timeout > 0:
+        raise UsageError(
+            f"--vcgencmd-timeout {args.vcgencmd_timeout:g}: must be a positive number of seconds"
+        )
+    for pattern in args.process:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(f"--process {pattern!r}: not a regular expression ({exc})") from exc
+    return Config(
+        sysfs=args.sysfs,
+        procfs=args.procfs,
+        vcgencmd=vcgencmd.resolve(args.vcgencmd),
+        vcgencmd_timeout=args.vcgencmd_timeout,
+        processes=tuple(args.process),
+    )
+
+
+def create_registry(config: Config, names: Sequence[str]) -> CollectorRegistry:
+    """The registry a scrape renders: our collectors, plus the exporter's own CPU and memory
+    (``edge_exporter_process_*``) so users can see what the monitor itself costs the board."""
+    registry = build_registry([COLLECTORS[n](config) for n in names])
+    SelfProcessCollector(namespace="edge_exporter", registry=registry)
+    return registry
+
+
+def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str]]:
+    """Everything up to a bound socket; raises UsageError for the user's mistakes."""
+    config = make_config(args)
+    board = detect(config.sysfs, config.procfs)
+    names = enabled_collectors(args, board)
+    registry = create_registry(config, names)
+    try:
+        web = load_web_config(args.web_config)
+    except WebConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    host, port = parse_listen(args.listen)
+    try:
+        server = ExporterServer((host, port), registry, web, landing_page(board.model or board.family, names))
+    except OSError as exc:
+        why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise UsageError(f"--listen {args.listen}: {why}") from exc
+    return server, board, names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _unknown_collector_check(argv)
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(
+            level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        server, board, names = build(args)
+    except UsageError as exc:
+        print(f"exporter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    scheme = "https" if server.web.tls else "http"
+    host, port = server.server_address[:2]
+    log.info("board %s (%s); collectors: %s", board.model or "unknown", board.family, ", ".join(names))
+    log.info("serving %s://%s:%d/metrics", scheme, host, port)
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+    server.server_close()
+    return 0

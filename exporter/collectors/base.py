@@ -1,0 +1,46 @@
+"""The one interface every collector implements, and the "sensor class absent" signal."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import ClassVar, TypeVar
+
+from prometheus_client.core import Metric
+
+from exporter.config import Config
+from exporter.sensors.sysfs import ReadLog
+
+
+class NoData(Exception):
+    """This board has no sensor of this class (no hwmon, no vcgencmd...): DEBUG, not an error."""
+
+
+class Collector(ABC):
+    """Reads its sensors at scrape time and turns them into metric families.
+
+    ``update`` returns the families or raises; the registry wrapper times it, catches everything
+    and publishes the families only when it finished, so a failure never leaves half-filled
+    families. Read errors that only drop one reading go into ``rlog``.
+    """
+
+    name: ClassVar[str]
+    default_enabled: ClassVar[bool] = True
+    help: ClassVar[str] = ""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @abstractmethod
+    def update(self, rlog: ReadLog) -> Iterable[Metric]:
+        """Read the sensors now and return this scrape's metric families."""
+
+
+T = TypeVar("T")
+
+
+def require(value: T | None, what: str) -> T:
+    """The reader's result, or NoData when it found no sensor class (it returned None)."""
+    if value is None:
+        raise NoData(what)
+    return value

@@ -1,0 +1,25 @@
+"""edge_board_info: which board this is, for dashboards' board variables and joins."""
+
+from __future__ import annotations
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporter.boards.detect import detect
+from exporter.collectors.base import Collector
+from exporter.sensors.sysfs import ReadLog
+
+
+class BoardInfoCollector(Collector):
+    name = "board_info"
+    help = "Board family, model, SoC and kernel (device tree, DMI, osrelease)"
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        board = detect(self.config.sysfs, self.config.procfs, rlog)
+        info = GaugeMetricFamily(
+            "edge_board_info",
+            "Board identity, always 1: model from /proc/device-tree/model or DMI product_name, SoC from "
+            "device-tree compatible or cpuinfo, kernel from osrelease.",
+            labels=["family", "model", "soc", "kernel"],
+        )
+        info.add_metric([board.family, board.model or "", board.soc or "", board.kernel or ""], 1)
+        return [info]

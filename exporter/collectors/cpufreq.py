@@ -1,0 +1,48 @@
+"""CPU frequency per cpu from cpufreq: current, hardware limits and policy limits."""
+
+from __future__ import annotations
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporter.collectors import families
+from exporter.collectors.base import Collector, require
+from exporter.sensors.cpufreq import read_cpu_frequencies
+from exporter.sensors.sysfs import ReadLog
+
+# dataclass field -> (metric, HELP)
+_LIMITS = {
+    "max_hertz": (
+        "edge_cpu_frequency_max_hertz",
+        "Hardware maximum CPU frequency (cpufreq cpuinfo_max_freq).",
+    ),
+    "min_hertz": (
+        "edge_cpu_frequency_min_hertz",
+        "Hardware minimum CPU frequency (cpufreq cpuinfo_min_freq).",
+    ),
+    "scaling_max_hertz": (
+        "edge_cpu_scaling_frequency_max_hertz",
+        "Policy cap on CPU frequency set by the user or a thermal governor (cpufreq scaling_max_freq).",
+    ),
+    "scaling_min_hertz": (
+        "edge_cpu_scaling_frequency_min_hertz",
+        "Policy floor on CPU frequency (cpufreq scaling_min_freq).",
+    ),
+}
+
+
+class CpufreqCollector(Collector):
+    name = "cpufreq"
+    help = "CPU frequency per cpu (devices/system/cpu/cpufreq)"
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        freqs = require(read_cpu_frequencies(self.config.sysfs, rlog), "no cpufreq")
+        current = families.cpu_frequency()
+        limits = {k: GaugeMetricFamily(name, text, labels=["cpu"]) for k, (name, text) in _LIMITS.items()}
+        for f in freqs:
+            if f.current_hertz is not None:
+                families.add(current, f.current_hertz, cpu=f.cpu, source="cpufreq")
+            for field, family in limits.items():
+                value = getattr(f, field)
+                if value is not None:
+                    family.add_metric([f.cpu], value)
+        return [current, *limits.values()]

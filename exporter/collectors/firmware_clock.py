@@ -1,0 +1,29 @@
+"""The ARM clock the Raspberry Pi firmware measures (vcgencmd measure_clock arm).
+
+cpufreq reports what Linux asked for; the firmware lowers the clock on its own when hot or
+under-volted, and only this reading shows it.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.core import Metric
+
+from exporter.collectors import families
+from exporter.collectors.base import Collector, NoData
+from exporter.sensors.sysfs import ReadLog
+from exporter.sensors.vcgencmd import Vcgencmd, VcgencmdUnavailable
+
+
+class FirmwareClockCollector(Collector):
+    name = "firmware_clock"
+    default_enabled = False  # on by the Raspberry Pi board profile
+    help = "ARM clock measured by the Pi firmware (vcgencmd measure_clock arm)"
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        try:
+            hertz = Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout).arm_clock_hertz()
+        except VcgencmdUnavailable as exc:
+            raise NoData(str(exc)) from exc
+        current = families.cpu_frequency()
+        families.add(current, hertz, cpu="", source="firmware")
+        return [current]

@@ -1,0 +1,22 @@
+"""edge_temperature_celsius{source="thermal_zone"}: every thermal zone, labelled by its type."""
+
+from __future__ import annotations
+
+from prometheus_client.core import Metric
+
+from exporter.collectors import families
+from exporter.collectors.base import Collector, require
+from exporter.sensors.sysfs import ReadLog
+from exporter.sensors.thermal import read_thermal_zones
+
+
+class ThermalZoneCollector(Collector):
+    name = "thermal_zone"
+    help = "Thermal zone temperatures (class/thermal/thermal_zone*)"
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        zones = require(read_thermal_zones(self.config.sysfs, rlog), "no thermal class")
+        temps = families.temperature()
+        for z in zones:
+            families.add(temps, z.celsius, sensor=z.type, source="thermal_zone", zone=z.zone)
+        return [temps]

@@ -1,0 +1,34 @@
+"""edge_throttled{condition,window}: the Pi firmware's throttling flags (vcgencmd get_throttled).
+
+Exactly eight series: four conditions (under_voltage, frequency_capped, throttled,
+soft_temperature_limit), each ``now`` (bits 0-3) and ``since_boot`` (bits 16-19).
+"""
+
+from __future__ import annotations
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from exporter.collectors.base import Collector, NoData
+from exporter.sensors.sysfs import ReadLog
+from exporter.sensors.vcgencmd import THROTTLE_BITS, Vcgencmd, VcgencmdUnavailable
+
+
+class ThrottledCollector(Collector):
+    name = "throttled"
+    default_enabled = False  # on by the Raspberry Pi board profile
+    help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        try:
+            state = Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout).throttled()
+        except VcgencmdUnavailable as exc:
+            raise NoData(str(exc)) from exc
+        flags = GaugeMetricFamily(
+            "edge_throttled",
+            "Firmware throttling flag, 0/1 (vcgencmd get_throttled bits 0-3 now, 16-19 since boot).",
+            labels=["condition", "window"],
+        )
+        for condition in THROTTLE_BITS:
+            flags.add_metric([condition, "now"], state.flag(condition, since_boot=False))
+            flags.add_metric([condition, "since_boot"], state.flag(condition, since_boot=True))
+        return [flags]

@@ -1,0 +1,20 @@
+"""The exporter's settings, frozen: built once by the CLI and passed to every collector.
+
+Passing a value object (rather than module globals set by the CLI) lets tests run several
+exporters with different roots in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+
+
+@dataclass(frozen=True)
+class Config:
+    sysfs: str = DEFAULT_SYSFS
+    procfs: str = DEFAULT_PROCFS
+    vcgencmd: str | None = None  # resolved executable path, None when absent
+    vcgencmd_timeout: float = 1.0
+    processes: tuple[str, ...] = ()  # --process regular expressions

@@ -1,0 +1,92 @@
+"""The one object registered with our CollectorRegistry: runs, times and guards every collector.
+
+node_exporter's pattern: each enabled collector runs inside a wrapper that catches everything,
+so one broken sensor never breaks a scrape, and its health is itself a metric
+(``edge_collector_success``, ``edge_collector_duration_seconds``, ``edge_collector_errors_total``).
+Families that several collectors fill (temperatures from thermal zones and hwmon) are merged
+by name, so the exposition has each name once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
+
+from exporter.collectors.base import Collector, NoData
+from exporter.sensors.sysfs import ReadLog
+
+log = logging.getLogger(__name__)
+
+
+class EdgeCollector:
+    """Runs the enabled collectors for each scrape; safe for concurrent scrapes."""
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = list(collectors)
+        self._errors = {c.name: 0 for c in self.collectors}
+        self._lock = threading.Lock()
+
+    def describe(self) -> list[Metric]:
+        """Nothing to describe up front: stops the registry from calling collect() at registration."""
+        return []
+
+    def _run(self, collector: Collector) -> tuple[list[Metric], bool, int]:
+        rlog = ReadLog()
+        try:
+            families = list(collector.update(rlog))
+        except NoData as exc:
+            log.debug("collector %s: no data: %s", collector.name, exc)
+            return [], False, len(rlog.errors)
+        except Exception as exc:  # one broken collector must not break the scrape
+            log.error(
+                "collector %s failed: %s", collector.name, exc, exc_info=log.isEnabledFor(logging.DEBUG)
+            )
+            return [], False, len(rlog.errors) + 1
+        for entry in rlog.errors[:3]:
+            log.warning("collector %s: %s", collector.name, entry)
+        return families, not rlog.errors, len(rlog.errors)
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        labels = ["collector"]
+        success = GaugeMetricFamily(
+            "edge_collector_success", "1 when the collector read all its sensors this scrape.", labels=labels
+        )
+        duration = GaugeMetricFamily(
+            "edge_collector_duration_seconds", "Seconds the collector took this scrape.", labels=labels
+        )
+        errors = CounterMetricFamily(
+            "edge_collector_errors_total",
+            "Sensor readings that failed (unreadable, empty, garbage) or collector failures.",
+            labels=labels,
+        )
+        for collector in self.collectors:
+            start = time.perf_counter()
+            families, ok, failed = self._run(collector)
+            duration.add_metric([collector.name], time.perf_counter() - start)
+            success.add_metric([collector.name], 1 if ok else 0)
+            with self._lock:
+                self._errors[collector.name] += failed
+                errors.add_metric([collector.name], self._errors[collector.name])
+            for family in families:
+                if not family.samples:
+                    continue
+                if family.name in merged:
+                    merged[family.name].samples.extend(family.samples)
+                else:
+                    merged[family.name] = family
+        yield from merged.values()
+        yield success
+        yield duration
+        yield errors
+
+
+def build_registry(collectors: Sequence[Collector]) -> CollectorRegistry:
+    """A fresh registry (not the global one) holding only our wrapper."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(EdgeCollector(collectors))
+    return registry

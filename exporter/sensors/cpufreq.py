@@ -1,0 +1,84 @@
+"""Reader for cpufreq: current, hardware-limit and policy-limit frequency per CPU.
+
+Modern kernels keep one ``devices/system/cpu/cpufreq/policyN/`` per frequency domain and link
+``cpuM/cpufreq`` to it; a policy shared by several CPUs (all four cores of a Pi 5 share
+policy0) is read once and reported for every CPU in its ``affected_cpus``. Older layouts have
+real ``cpuN/cpufreq/`` directories and no policy directory: those are read per CPU. kHz -> Hz.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+
+_KHZ = 1000.0
+
+
+@dataclass(frozen=True)
+class CpuFrequency:
+    cpu: str
+    current_hertz: float | None  # scaling_cur_freq: what the governor last set/the driver reports
+    max_hertz: float | None = None  # cpuinfo_max_freq: hardware limit
+    min_hertz: float | None = None  # cpuinfo_min_freq
+    scaling_max_hertz: float | None = None  # scaling_max_freq: policy cap (user or thermal)
+    scaling_min_hertz: float | None = None
+
+
+def parse_cpu_list(text: str) -> list[str]:
+    """Kernel cpu lists: "0 1 2 3" (related_cpus) or "0-3,6" (online)."""
+    cpus: list[str] = []
+    for part in text.replace(",", " ").split():
+        first, sep, last = part.partition("-")
+        if sep and first.isdigit() and last.isdigit():
+            cpus.extend(str(i) for i in range(int(first), int(last) + 1))
+        elif part.isdigit():
+            cpus.append(part)
+    return cpus
+
+
+def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | None]:
+    names = set(list_dir(path) or ())
+
+    def get(attr: str) -> float | None:
+        return read_number(os.path.join(path, attr), rlog, _KHZ) if attr in names else None
+
+    current = get("scaling_cur_freq")
+    if current is None and "scaling_cur_freq" not in names:
+        current = get("cpuinfo_cur_freq")
+    return {
+        "current_hertz": current,
+        "max_hertz": get("cpuinfo_max_freq"),
+        "min_hertz": get("cpuinfo_min_freq"),
+        "scaling_max_hertz": get("scaling_max_freq"),
+        "scaling_min_hertz": get("scaling_min_freq"),
+    }
+
+
+def read_cpu_frequencies(sysfs: str, rlog: ReadLog) -> list[CpuFrequency] | None:
+    """One entry per CPU that has cpufreq; None when no CPU has it (VMs, cpufreq disabled)."""
+    cpu_root = os.path.join(sysfs, "devices", "system", "cpu")
+    result: dict[str, CpuFrequency] = {}
+    policy_root = os.path.join(cpu_root, "cpufreq")
+    for policy in list_dir(policy_root) or ():
+        if not policy.startswith("policy"):
+            continue
+        path = os.path.join(policy_root, policy)
+        cpus_text = read_text(os.path.join(path, "affected_cpus"), rlog) or read_text(
+            os.path.join(path, "related_cpus"), rlog
+        )
+        cpus = parse_cpu_list(cpus_text) if cpus_text else [policy[len("policy") :]]
+        values = _read_domain(path, rlog)
+        for cpu in cpus:
+            result[cpu] = CpuFrequency(cpu=cpu, **values)
+    for entry in list_dir(cpu_root) or ():
+        cpu = entry[3:]
+        if not entry.startswith("cpu") or not cpu.isdigit() or cpu in result:
+            continue
+        path = os.path.join(cpu_root, entry, "cpufreq")
+        if os.path.isdir(path):
+            result[cpu] = CpuFrequency(cpu=cpu, **_read_domain(path, rlog))
+    if not result:
+        return None
+    return sorted(result.values(), key=lambda f: int(f.cpu))

@@ -1,0 +1,95 @@
+"""Reader for the hwmon class (Documentation/hwmon/sysfs-interface.rst).
+
+A chip's attributes sit in ``class/hwmon/hwmonN/`` or, for older drivers (applesmc), in
+``hwmonN/device/``: both are listed, as the ABI allows. Only the kinds a caller asks for are
+read, and only their ``_input``/``_label`` files (plus ``pwmN`` and ``*_lcrit_alarm``), so a
+scrape touches no more files than it serves. Conversion to base units happens here:
+temp/in/curr milli, power/energy micro, pwm 0-255 -> 0-1 ratio.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+
+# kind -> factor from the kernel's unit to the base unit
+SCALE = {
+    "temp": 0.001,  # m°C -> °C
+    "fan": 1.0,  # rpm
+    "in": 0.001,  # mV -> V
+    "curr": 0.001,  # mA -> A
+    "power": 1e-6,  # µW -> W
+    "energy": 1e-6,  # µJ -> J
+    "pwm": 1 / 255,  # 0-255 duty -> ratio
+}
+_INPUT = re.compile(r"^(temp|fan|in|curr|power|energy)(\d+)_input$")
+_PWM = re.compile(r"^pwm(\d+)$")
+_LCRIT_ALARM = re.compile(r"^in(\d+)_lcrit_alarm$")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One hwmon channel's value in base units."""
+
+    channel: str  # "temp2", "fan1", "pwm1", "in0_lcrit_alarm"
+    value: float
+    label: str | None = None  # the driver's ``<channel>_label`` (for pwmN: fanN's label)
+
+
+@dataclass(frozen=True)
+class Chip:
+    hwmon: str  # "hwmon2": class-relative name
+    name: str  # the driver's ``name``, or the hwmon dir name when the driver gives none
+    readings: dict[str, tuple[Reading, ...]]  # kind ("temp", "pwm", "lcrit_alarm", ...) -> readings
+
+
+def _attribute_dirs(chip_dir: str) -> list[tuple[str, list[str]]]:
+    dirs = []
+    for path in (chip_dir, os.path.join(chip_dir, "device")):
+        names = list_dir(path)
+        if names:
+            dirs.append((path, names))
+    return dirs
+
+
+def _label(path: str, names: set[str], stem: str, rlog: ReadLog) -> str | None:
+    return read_text(os.path.join(path, f"{stem}_label"), rlog) if f"{stem}_label" in names else None
+
+
+def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog) -> Chip:
+    found: dict[str, list[Reading]] = {}
+    name: str | None = None
+    for path, listing in _attribute_dirs(chip_dir):
+        names = set(listing)
+        if name is None and "name" in names:
+            name = read_text(os.path.join(path, "name"), rlog)
+        for entry in listing:
+            if m := _INPUT.match(entry):
+                kind, stem, label_stem = m.group(1), f"{m.group(1)}{m.group(2)}", None
+            elif m := _PWM.match(entry):
+                kind, stem, label_stem = "pwm", entry, f"fan{m.group(1)}"
+            elif m := _LCRIT_ALARM.match(entry):
+                kind, stem, label_stem = "lcrit_alarm", entry, f"in{m.group(1)}"
+            else:
+                continue
+            if kind not in kinds:
+                continue
+            value = read_number(os.path.join(path, entry), rlog, SCALE.get(kind, 1.0))
+            if value is None:
+                continue
+            label = _label(path, names, label_stem or stem, rlog)
+            found.setdefault(kind, []).append(Reading(channel=stem, value=value, label=label))
+    return Chip(hwmon=hwmon, name=name or hwmon, readings={k: tuple(v) for k, v in found.items()})
+
+
+def read_chips(sysfs: str, kinds: Collection[str], rlog: ReadLog) -> list[Chip] | None:
+    """Every hwmon chip with the readings of ``kinds``; None when the hwmon class is absent."""
+    base = os.path.join(sysfs, "class", "hwmon")
+    names = list_dir(base)
+    if names is None:
+        return None
+    return [_read_chip(n, os.path.join(base, n), kinds, rlog) for n in names if n.startswith("hwmon")]

@@ -1,0 +1,88 @@
+"""The Raspberry Pi firmware's ``vcgencmd``: throttling flags, firmware clocks, PMIC ADC.
+
+The firmware sees things the kernel does not (it throttles the ARM clock behind cpufreq's back,
+and only it reads the Pi 5 PMIC), so these readings come from the command, run with a hard
+timeout: a wedged mailbox must cost one bounded wait, never a hung scrape. The binary path is
+resolved once at start-up; a missing binary is "no data", not an error.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+# get_throttled bits: (bit now, bit since boot) -> condition
+THROTTLE_BITS = {
+    "under_voltage": (0, 16),
+    "frequency_capped": (1, 17),
+    "throttled": (2, 18),
+    "soft_temperature_limit": (3, 19),
+}
+_HEX = re.compile(r"throttled=(0x[0-9a-fA-F]+)")
+_FREQ = re.compile(r"frequency\(\d+\)=(\d+)")
+
+
+class VcgencmdUnavailable(Exception):
+    """No vcgencmd on this machine (or not configured): a no-data condition."""
+
+
+class VcgencmdError(Exception):
+    """vcgencmd ran but failed, timed out or printed something unexpected."""
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """Each condition's flag now and since boot, decoded from the 32-bit mask."""
+
+    mask: int
+
+    def flag(self, condition: str, since_boot: bool) -> int:
+        bit = THROTTLE_BITS[condition][1 if since_boot else 0]
+        return (self.mask >> bit) & 1
+
+
+def resolve(path: str | None) -> str | None:
+    """An executable path for ``--vcgencmd`` (a name is looked up on PATH), or None."""
+    if not path:
+        return None
+    return shutil.which(path)
+
+
+class Vcgencmd:
+    """Runs one vcgencmd subcommand at a time with a timeout."""
+
+    def __init__(self, path: str | None, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def run(self, *args: str) -> str:
+        if self.path is None:
+            raise VcgencmdUnavailable("vcgencmd not found")
+        try:
+            done = subprocess.run(
+                [self.path, *args], capture_output=True, timeout=self.timeout, check=False, text=True
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise VcgencmdError(f"vcgencmd {' '.join(args)} timed out after {self.timeout:g} s") from exc
+        except OSError as exc:  # binary removed or made non-executable after start-up
+            raise VcgencmdError(f"vcgencmd {' '.join(args)}: {exc.strerror}") from exc
+        if done.returncode != 0:
+            why = (done.stderr or done.stdout).strip().splitlines()
+            raise VcgencmdError(f"vcgencmd {' '.join(args)} exited {done.returncode}: {why[:1]}")
+        return done.stdout
+
+    def throttled(self) -> Throttled:
+        out = self.run("get_throttled")
+        m = _HEX.search(out)
+        if not m:
+            raise VcgencmdError(f"get_throttled: unexpected output {out.strip()[:60]!r}")
+        return Throttled(int(m.group(1), 16))
+
+    def arm_clock_hertz(self) -> float:
+        out = self.run("measure_clock", "arm")
+        m = _FREQ.search(out)
+        if not m:
+            raise VcgencmdError(f"measure_clock arm: unexpected output {out.strip()[:60]!r}")
+        return float(m.group(1))

@@ -1,0 +1,27 @@
+# Shared by the project's scripts: the venv at the repo root and Debian packages, installed
+# only when missing so a second run is quick. Sourced, not executed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+# apt_install CMD PACKAGE...: install PACKAGEs unless CMD is already on PATH.
+apt_install() {
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null && return 0
+  echo "installing Debian packages: $*" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# venv EXTRAS: create .venv and install the project (editable) with EXTRAS, e.g. "[test]".
+venv() {
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT$1" 2>&1 \
+    | grep -vE "^WARNING: Location .* is ignored" >&2 || true
+  "$VENV/bin/python" -c "import exporter" # fail here, not later, if the install did not work
+}

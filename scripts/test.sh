@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Everything the tests need on a fresh machine, then the tests: Debian's prometheus (promtool,
+# and the server for later tests) and prometheus-node-exporter (the reference the tests and
+# benchmark compare with), the .venv with test extras, ruff, pytest.
+source "$(dirname "$0")/common.sh"
+apt_install promtool prometheus
+apt_install prometheus-node-exporter prometheus-node-exporter
+venv "[test]"
+cd "$ROOT"
+"$VENV/bin/ruff" check exporter tests benchmarks
+"$VENV/bin/python" -m pytest "$@"
