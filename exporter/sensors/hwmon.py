@@ -26,9 +26,8 @@ SCALE = {
     "energy": 1e-6,  # µJ -> J
     "pwm": 1 / 255,  # 0-255 duty -> ratio
 }
-_INPUT = re.compile(r"^(temp|fan|in|curr|power|energy)(\d+)_input$")
-_PWM = re.compile(r"^pwm(\d+)$")
-_LCRIT_ALARM = re.compile(r"^in(\d+)_lcrit_alarm$")
+# One pattern for every attribute we read: kind+index+"_input", "pwmN", "inN_lcrit_alarm".
+_ATTR = re.compile(r"^(?:(temp|fan|in|curr|power|energy)(\d+)_input|pwm(\d+)|in(\d+)_lcrit_alarm)$")
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,24 @@ class Chip:
 
 def _attribute_dirs(chip_dir: str) -> list[tuple[str, list[str]]]:
     dirs = []
-    for path in (chip_dir, os.path.join(chip_dir, "device")):
+    for path in (chip_dir, f"{chip_dir}/device"):
         names = list_dir(path)
         if names:
             dirs.append((path, names))
     return dirs
 
 
-def _label(path: str, names: set[str], stem: str, rlog: ReadLog) -> str | None:
-    return read_text(os.path.join(path, f"{stem}_label"), rlog) if f"{stem}_label" in names else None
+def _classify(entry: str) -> tuple[str, str, str] | None:
+    """(kind, channel, label stem) of an attribute file name, or None when we do not read it."""
+    m = _ATTR.match(entry)
+    if m is None:
+        return None
+    kind, index, pwm, alarm = m.groups()
+    if kind:
+        return kind, f"{kind}{index}", f"{kind}{index}"
+    if pwm:
+        return "pwm", entry, f"fan{pwm}"  # pwmN drives fanN by hwmon convention
+    return "lcrit_alarm", entry, f"in{alarm}"
 
 
 def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog) -> Chip:
@@ -66,23 +74,18 @@ def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog)
     for path, listing in _attribute_dirs(chip_dir):
         names = set(listing)
         if name is None and "name" in names:
-            name = read_text(os.path.join(path, "name"), rlog)
+            name = read_text(f"{path}/name", rlog)
         for entry in listing:
-            if m := _INPUT.match(entry):
-                kind, stem, label_stem = m.group(1), f"{m.group(1)}{m.group(2)}", None
-            elif m := _PWM.match(entry):
-                kind, stem, label_stem = "pwm", entry, f"fan{m.group(1)}"
-            elif m := _LCRIT_ALARM.match(entry):
-                kind, stem, label_stem = "lcrit_alarm", entry, f"in{m.group(1)}"
-            else:
+            what = _classify(entry)
+            if what is None or what[0] not in kinds:
                 continue
-            if kind not in kinds:
-                continue
-            value = read_number(os.path.join(path, entry), rlog, SCALE.get(kind, 1.0))
+            kind, channel, label_stem = what
+            value = read_number(f"{path}/{entry}", rlog, SCALE.get(kind, 1.0))
             if value is None:
                 continue
-            label = _label(path, names, label_stem or stem, rlog)
-            found.setdefault(kind, []).append(Reading(channel=stem, value=value, label=label))
+            label_file = f"{label_stem}_label"
+            label = read_text(f"{path}/{label_file}", rlog) if label_file in names else None
+            found.setdefault(kind, []).append(Reading(channel=channel, value=value, label=label))
     return Chip(hwmon=hwmon, name=name or hwmon, readings={k: tuple(v) for k, v in found.items()})
 
 

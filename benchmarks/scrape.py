@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Scrape cost of our exporter beside Debian's node_exporter on the same sysfs/procfs tree.
+
+Both serve the same real-machine tree (node_exporter's own fixtures, in ../shared: 12 hwmon
+chips, thermal zones, cpufreq, /proc); node_exporter runs the collectors cpu, cpufreq, hwmon,
+thermal_zone, meminfo, stat and loadavg, ours its defaults (a superset: board_info,
+cooling_device and pressure too). They are scraped alternately the way Prometheus does it: one
+kept-alive connection each, Prometheus' Accept and Accept-Encoding: gzip headers, whole body
+read. Prints both medians, p99s, the ratio, RSS and CPU seconds per 1,000 scrapes.
+
+usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+NODE_COLLECTORS = ["cpu", "cpufreq", "hwmon", "thermal_zone", "meminfo", "stat", "loadavg"]
+TARGETS = {"ratio": 1.0, "p99_ms": 5.0, "rss_mb": 40.0}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait(port: int, proc: subprocess.Popen) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"benchmark: {proc.args[0]} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"benchmark: nothing listening on {port}")
+
+
+def proc_stats(pid: int) -> tuple[float, float, float]:
+    """(CPU seconds, RSS MB, peak RSS MB) of a process, children excluded."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rfind(")") + 2 :].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+class Target:
+    def __init__(self, name: str, cmd: list[str], port: int) -> None:
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait(port, self.proc)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.times: list[float] = []
+        self.bytes = 0
+
+    def scrape(self, record: bool = True) -> None:
+        start = time.perf_counter()
+        self.conn.request("GET", "/metrics", headers={"Accept": ACCEPT, "Accept-Encoding": "gzip"})
+        resp = self.conn.getresponse()
+        body = resp.read()
+        elapsed = time.perf_counter() - start
+        if resp.status != 200:
+            sys.exit(f"benchmark: {self.name} answered {resp.status}")
+        if record:
+            self.times.append(elapsed)
+            self.bytes = len(body)
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scrapes", type=int, default=500, help="scrapes of each exporter (default 500)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    node_bin = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if node_bin is None:
+        sys.exit("benchmark: install Debian's prometheus-node-exporter (scripts/test.sh does)")
+    with tempfile.TemporaryDirectory() as tmp:
+        extract = [sys.executable, str(SHARED / "tools" / "ttar_extract.py"), str(SHARED / "fixtures/node_exporter/sys.ttar"), tmp]
+        subprocess.run(extract, check=True)
+        sysfs, procfs = os.path.join(tmp, "sys"), str(SHARED / "fixtures/node_exporter/proc")
+        node_port, our_port = free_port(), free_port()
+        node = Target("node_exporter", [node_bin, f"--web.listen-address=127.0.0.1:{node_port}",
+                      f"--path.sysfs={sysfs}", f"--path.procfs={procfs}", "--collector.disable-defaults",
+                      *(f"--collector.{c}" for c in NODE_COLLECTORS)], node_port)  # fmt: skip
+        ours = Target("edgemeter", [str(Path(sys.executable).parent / "exporter"), "--listen",
+                      f"127.0.0.1:{our_port}", "--sysfs", sysfs, "--procfs", procfs, "--log-level", "error"],
+                      our_port)  # fmt: skip
+        try:
+            for _ in range(30):  # warm caches and connections
+                node.scrape(record=False)
+                ours.scrape(record=False)
+            cpu0 = {t.name: proc_stats(t.proc.pid)[0] for t in (node, ours)}
+            for _ in range(args.scrapes):
+                node.scrape()
+                ours.scrape()
+            stats = {t.name: proc_stats(t.proc.pid) for t in (node, ours)}
+        finally:
+            node.stop()
+            ours.stop()
+    fig = {}
+    for t in (node, ours):
+        cpu, rss, peak = stats[t.name]
+        fig[t.name] = {
+            "median_ms": statistics.median(t.times) * 1e3,
+            "p99_ms": quantile(t.times, 0.99) * 1e3,
+            "rss_mb": rss,
+            "peak_rss_mb": peak,
+            "cpu_s_per_1000": (cpu - cpu0[t.name]) / args.scrapes * 1000,
+            "body_bytes_gzip": t.bytes,
+        }
+    ratio = fig["edgemeter"]["median_ms"] / fig["node_exporter"]["median_ms"]
+    print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same fixture tree")
+    print(f"{'':24}{'node_exporter':>15}{'edgemeter':>12}   target")
+    rows = [("median (ms)", "median_ms", ""), ("p99 (ms)", "p99_ms", f"ours < {TARGETS['p99_ms']:g}"),
+            ("RSS (MB)", "rss_mb", f"ours < {TARGETS['rss_mb']:g}"), ("peak RSS (MB)", "peak_rss_mb", ""),
+            ("CPU s / 1000 scrapes", "cpu_s_per_1000", ""), ("body, gzip (bytes)", "body_bytes_gzip", "")]  # fmt: skip
+    for label, key, target in rows:
+        print(f"{label:24}{fig['node_exporter'][key]:>15.2f}{fig['edgemeter'][key]:>12.2f}   {target}")
+    print(f"{'median ratio ours/node':24}{ratio:>27.2f}   <= {TARGETS['ratio']:g}")
+    met = (ratio <= TARGETS["ratio"] and fig["edgemeter"]["p99_ms"] < TARGETS["p99_ms"]
+           and fig["edgemeter"]["rss_mb"] < TARGETS["rss_mb"])  # fmt: skip
+    print("targets met" if met else "TARGETS MISSED")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**fig, "ratio": ratio, "targets_met": met}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

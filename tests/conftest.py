@@ -1,0 +1,62 @@
+"""Shared fixtures: board trees in tmp_path and in-process exporters over them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from boardtrees import BOARDS, BoardTree
+
+from exporter.boards.detect import detect
+from exporter.cli import create_registry
+from exporter.collectors import COLLECTORS
+from exporter.config import Config
+
+PROCESS_PATTERNS = ("ollama", "llama")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/*.prom")
+
+
+def board_config(tree: BoardTree, **overrides: object) -> Config:
+    fields: dict = {
+        "sysfs": str(tree.sysfs),
+        "procfs": str(tree.procfs),
+        "vcgencmd": str(tree.vcgencmd) if tree.vcgencmd else None,
+        "vcgencmd_timeout": 2.0,
+        "processes": PROCESS_PATTERNS,
+    }
+    fields.update(overrides)
+    return Config(**fields)
+
+
+def default_names(config: Config) -> list[str]:
+    """The collectors the CLI would enable on this board with --process given."""
+    board = detect(config.sysfs, config.procfs)
+    names = [n for n, c in COLLECTORS.items() if board.default_collectors.get(n, c.default_enabled)]
+    return [*names, "process"] if config.processes and "process" not in names else names
+
+
+Scrape = Callable[[], str]
+
+
+def make_scraper(config: Config, names: list[str] | None = None) -> Scrape:
+    registry = create_registry(config, names if names is not None else default_names(config))
+    return lambda: generate_latest(registry).decode()
+
+
+@pytest.fixture(params=sorted(BOARDS))
+def board_tree(request: pytest.FixtureRequest, tmp_path: Path) -> BoardTree:
+    return BOARDS[request.param](tmp_path / request.param)
+
+
+@pytest.fixture
+def pi5(tmp_path: Path) -> BoardTree:
+    return BOARDS["pi5"](tmp_path / "pi5")
