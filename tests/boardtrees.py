@@ -43,7 +43,7 @@ import os
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 USER_HZ = 100  # /proc/stat and /proc/<pid>/stat tick rate on every board here
 
@@ -78,7 +78,10 @@ def link(root: Path, link_path: str, target: str) -> None:
     """
     path = root / link_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.symlink(os.path.relpath(target, os.path.dirname(link_path) or "."), path)
+    text = os.path.relpath(target, PurePosixPath(link_path).parent)
+    if set(text.split("/")) == {".."}:  # target is an ancestor: the kernel writes ../../../applesmc.768
+        text = f"{text}/../{PurePosixPath(target).name}"
+    path.symlink_to(text)
 
 
 def write_fake_vcgencmd(path: Path, state_dir: Path) -> Path:
@@ -148,6 +151,14 @@ def _nul_list(*items: str) -> bytes:
 def _spaced(items: Iterable[int | str]) -> str:
     # scaling_available_frequencies/governors: the kernel prints "%d " per entry, then "\n".
     return "".join(f"{item} " for item in items)
+
+
+def _khz(text: str) -> tuple[int, ...]:
+    return tuple(int(word) for word in text.split())
+
+
+def _argv(cmdline: str) -> tuple[str, ...]:
+    return tuple(cmdline.split())
 
 
 def _cpu_range(cpus: Sequence[int]) -> str:
@@ -300,58 +311,19 @@ def _process_files(proc: _Tree, p: _Process, page_kb: int) -> None:
 
     addr = 0x5581_2000_0000 + p.pid * 0x10_0000  # plausible user-space addresses
     fields = [
-        p.state,
-        p.ppid,
-        p.pid,
-        p.pid,
-        0,
-        -1,
-        4194560,  # state ppid pgrp session tty_nr tpgid flags
-        p.rss_kb // 3,
-        0,
-        p.rss_file_kb // 64,
-        0,  # minflt cminflt majflt cmajflt
-        p.utime,
-        p.stime,
-        0,
-        0,
-        20,
-        0,
-        p.threads,
-        0,
-        p.start,  # utime (field 14) .. starttime (22)
-        kb(p.vsize_kb) * 1024,
-        pages(p.rss_kb),
-        18446744073709551615,  # vsize (bytes) rss (pages) rsslim
-        addr,
-        addr + p.text_kb * 1024,
-        0x7FFD_1A2B_3C40 - p.pid * 0x1000,
-        0,
-        0,  # code, stack, esp, eip
-        0,
-        0,
-        4096,
-        81923,
-        0,
-        0,
-        0,
-        17,
-        p.cpu,
-        0,
-        0,
-        0,
-        0,
-        0,  # signals .. cguest_time
-        addr + 0x20_0000,
-        addr + 0x21_0000,
-        addr + 0x40_0000,  # start_data end_data start_brk
-        0x7FFD_1A2C_0000,
-        0x7FFD_1A2C_0100,
-        0x7FFD_1A2C_0100,
-        0x7FFD_1A2C_0FE0,
-        0,  # arg/env, exit_code
+        *(p.state, p.ppid, p.pid, p.pid, 0, -1, 4194560),  # state ppid pgrp session tty_nr tpgid flags
+        *(p.rss_kb // 3, 0, p.rss_file_kb // 64, 0),  # minflt cminflt majflt cmajflt
+        *(p.utime, p.stime, 0, 0),  # utime (field 14) stime cutime cstime
+        *(20, 0, p.threads, 0, p.start),  # priority nice num_threads itrealvalue starttime (field 22)
+        *(kb(p.vsize_kb) * 1024, pages(p.rss_kb), 2**64 - 1),  # vsize (bytes) rss (pages) rsslim
+        *(addr, addr + p.text_kb * 1024, 0x7FFD_1A2B_3C40 - p.pid * 0x1000, 0, 0),  # code stack esp eip
+        *(0, 0, 4096, 81923, 0, 0, 0, 17, p.cpu),  # signal blocked sigignore sigcatch wchan .. processor
+        *(0, 0, 0, 0, 0),  # rt_priority policy delayacct_blkio_ticks guest_time cguest_time
+        *(addr + 0x20_0000, addr + 0x21_0000, addr + 0x40_0000),  # start_data end_data start_brk
+        *(0x7FFD_1A2C_0000, 0x7FFD_1A2C_0100, 0x7FFD_1A2C_0100, 0x7FFD_1A2C_0FE0, 0),  # args env exit_code
     ]
-    assert len(fields) == 50
+    if len(fields) != 50:  # fields 3..52 of the kernel's format
+        raise AssertionError(len(fields))
     status_mem = {
         "VmPeak": kb(p.vsize_kb),
         "VmSize": kb(p.vsize_kb),
@@ -363,7 +335,7 @@ def _process_files(proc: _Tree, p: _Process, page_kb: int) -> None:
         "RssFile": kb(p.rss_file_kb),
         "RssShmem": 0,
         "VmData": kb(p.data_kb),
-        "VmStk": 132,
+        "VmStk": kb(132),
         "VmExe": kb(p.text_kb),
         "VmLib": 0,
         "VmSwap": 0,
@@ -383,23 +355,12 @@ def _process_files(proc: _Tree, p: _Process, page_kb: int) -> None:
         *(f"{key}:\t{value:>8} kB" for key, value in status_mem.items()),
         f"Threads:\t{p.threads}",
     ]
+    statm = (p.vsize_kb, p.rss_kb, p.rss_file_kb, p.text_kb, 0, p.data_kb, 0)  # size resident shared ..
     proc.files |= {
         f"{p.pid}/comm": f"{p.comm}\n",
         f"{p.pid}/cmdline": _nul_list(*p.argv),
         f"{p.pid}/stat": f"{p.pid} ({p.comm}) " + " ".join(str(field) for field in fields) + "\n",
-        f"{p.pid}/statm": " ".join(
-            str(n)
-            for n in (
-                pages(p.vsize_kb),
-                pages(p.rss_kb),
-                pages(p.rss_file_kb),
-                pages(p.text_kb),
-                0,
-                pages(p.data_kb),
-                0,
-            )
-        )
-        + "\n",
+        f"{p.pid}/statm": " ".join(str(pages(kb)) for kb in statm) + "\n",
         f"{p.pid}/status": "\n".join(status) + "\n",
     }
 
@@ -755,18 +716,9 @@ def build_pi5(root: Path) -> BoardTree:
             )
         ],
     )
-    server = (
-        "/home/pi/llama.cpp/build/bin/llama-server",
-        "-m",
-        "/home/pi/models/qwen2.5-1.5b-instruct-q4_k_m.gguf",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "8080",
-        "-t",
-        "4",
-        "-c",
-        "4096",
+    server = _argv(
+        "/home/pi/llama.cpp/build/bin/llama-server -m /home/pi/models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+        " --host 0.0.0.0 --port 8080 -t 4 -c 4096"
     )
     _procfs(
         proc,
@@ -803,27 +755,9 @@ def build_pi5(root: Path) -> BoardTree:
 # NVIDIA Jetson Orin Nano (JetPack 6)
 
 _TEGRA_GOVERNORS = ("userspace", "ondemand", "performance", "schedutil")
-_ORIN_FREQS = (
-    115200,
-    192000,
-    268800,
-    345600,
-    422400,
-    499200,
-    576000,
-    652800,
-    729600,
-    806400,
-    883200,
-    960000,
-    1036800,
-    1113600,
-    1190400,
-    1267200,
-    1344000,
-    1420800,
-    1497600,
-    1510400,
+_ORIN_FREQS = _khz(
+    "115200 192000 268800 345600 422400 499200 576000 652800 729600 806400 883200 960000 1036800"
+    " 1113600 1190400 1267200 1344000 1420800 1497600 1510400"
 )
 
 # (label, bus mV, current mA) per INA3221 channel on the Orin Nano carrier; 2 mΩ shunts.
@@ -924,18 +858,9 @@ def build_jetson_orin(root: Path) -> BoardTree:
             ),
         ],
     )
-    server = (
-        "/opt/llama.cpp/build/bin/llama-server",
-        "-m",
-        "/opt/models/llama-3.2-3b-instruct-q4_k_m.gguf",
-        "-ngl",
-        "99",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "8080",
-        "-c",
-        "4096",
+    server = _argv(
+        "/opt/llama.cpp/build/bin/llama-server -m /opt/models/llama-3.2-3b-instruct-q4_k_m.gguf"
+        " -ngl 99 --host 0.0.0.0 --port 8080 -c 4096"
     )
     _procfs(
         proc,
@@ -971,6 +896,12 @@ def build_jetson_orin(root: Path) -> BoardTree:
 # (rail, mV, mA, mW) of the ina3221x IIO device; the driver reads power from its own registers,
 # so mW is close to, not exactly, mV * mA / 1000.
 _NANO_RAILS = [("POM_5V_IN", 5080, 423, 2148), ("POM_5V_GPU", 5064, 79, 400), ("POM_5V_CPU", 5056, 239, 1208)]
+
+
+_NANO_FREQS = _khz(
+    "102000 204000 307200 403200 518400 614400 710400 825600 921600 1036800 1132800 1224000 1326000"
+    " 1428000 1479000"
+)
 
 
 def build_jetson_nano(root: Path) -> BoardTree:
@@ -1041,35 +972,14 @@ def build_jetson_nano(root: Path) -> BoardTree:
                     "performance",
                     "schedutil",
                 ),
-                freqs=(
-                    102000,
-                    204000,
-                    307200,
-                    403200,
-                    518400,
-                    614400,
-                    710400,
-                    825600,
-                    921600,
-                    1036800,
-                    1132800,
-                    1224000,
-                    1326000,
-                    1428000,
-                    1479000,
-                ),
+                freqs=_NANO_FREQS,
                 latency=300000,
             )
         ],
     )
-    server = (
-        "/home/nano/llama.cpp/build/bin/llama-server",
-        "-m",
-        "/home/nano/models/tinyllama-1.1b-q4_0.gguf",
-        "--port",
-        "8080",
-        "-t",
-        "4",
+    server = _argv(
+        "/home/nano/llama.cpp/build/bin/llama-server -m /home/nano/models/tinyllama-1.1b-q4_0.gguf"
+        " --port 8080 -t 4"
     )
     _procfs(
         proc,
@@ -1163,13 +1073,9 @@ def _laptop_hwmon(sys: _Tree) -> None:
             f"temp{index}_crit_alarm": 0,
         }
     # hwmon0 (acpitz) and hwmon7 (iwlwifi_1) are the thermal core's chips, made in _thermal.
-    _hwmon(
-        sys,
-        1,
-        "devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0A:00/power_supply/BAT0",
-        {"name": "BAT0", "in0_input": 16892},
-        glue=False,
-    )  # ThinkPads report power, not current
+    # BAT0: power_supply's hwmon has voltage only, since ThinkPads report power_now, not current_now.
+    bat0 = "devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0A:00/power_supply/BAT0"
+    _hwmon(sys, 1, bat0, {"name": "BAT0", "in0_input": 16892}, glue=False)
     _hwmon(
         sys,
         2,
@@ -1296,16 +1202,9 @@ def build_x86_laptop(root: Path) -> BoardTree:
             for cpu, cur in enumerate([1198245, 2800011, 400000, 4105332, 1500012, 3901440, 400000, 2300871])
         ],
     )
-    server = (
-        "/home/alex/src/llama.cpp/build/bin/llama-server",
-        "-m",
-        "/home/alex/models/Llama-3.2-3B-Instruct-Q4_K_M.gguf",
-        "--port",
-        "8080",
-        "-t",
-        "8",
-        "-c",
-        "8192",
+    server = _argv(
+        "/home/alex/src/llama.cpp/build/bin/llama-server"
+        " -m /home/alex/models/Llama-3.2-3B-Instruct-Q4_K_M.gguf --port 8080 -t 8 -c 8192"
     )
     extra = (
         # systemd --user's PAM helper: a comm made of parentheses.

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from prometheus_client import generate_latest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from boardtrees import BOARDS, BoardTree
 
 from exporter.boards.detect import detect
 from exporter.cli import create_registry
 from exporter.collectors import COLLECTORS
 from exporter.config import Config
+from exporter.exposition import render
+
+from boardtrees import BOARDS, BoardTree
 
 PROCESS_PATTERNS = ("ollama", "llama")
 
@@ -49,7 +46,7 @@ Scrape = Callable[[], str]
 
 def make_scraper(config: Config, names: list[str] | None = None) -> Scrape:
     registry = create_registry(config, names if names is not None else default_names(config))
-    return lambda: generate_latest(registry).decode()
+    return lambda: render(registry).decode()
 
 
 @pytest.fixture(params=sorted(BOARDS))

@@ -34,7 +34,7 @@ class ProcessCollector(Collector):
             labels=labels,
         )
         count = GaugeMetricFamily(
-            "edge_process_count",
+            "edge_process_instances",
             "Number of processes the pattern matches (/proc/<pid>/comm, cmdline).",
             labels=labels,
         )

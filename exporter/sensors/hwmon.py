@@ -26,8 +26,10 @@ SCALE = {
     "energy": 1e-6,  # µJ -> J
     "pwm": 1 / 255,  # 0-255 duty -> ratio
 }
-# One pattern for every attribute we read: kind+index+"_input", "pwmN", "inN_lcrit_alarm".
-_ATTR = re.compile(r"^(?:(temp|fan|in|curr|power|energy)(\d+)_input|pwm(\d+)|in(\d+)_lcrit_alarm)$")
+# One pattern for every attribute we read: kind+index+"_input", "pwmN", "inN_lcrit_alarm", and
+# "rpm", the fan speed of NVIDIA's Jetson tachometer driver (pwm-tegra-tachometer), which does
+# not follow the fanN_input convention.
+_ATTR = re.compile(r"^(?:(temp|fan|in|curr|power|energy)(\d+)_input|pwm(\d+)|in(\d+)_lcrit_alarm|rpm)$")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ def _classify(entry: str) -> tuple[str, str, str] | None:
         return kind, f"{kind}{index}", f"{kind}{index}"
     if pwm:
         return "pwm", entry, f"fan{pwm}"  # pwmN drives fanN by hwmon convention
-    return "lcrit_alarm", entry, f"in{alarm}"
+    if alarm:
+        return "lcrit_alarm", entry, f"in{alarm}"
+    return "fan", entry, entry  # Jetson tachometer "rpm"
 
 
 def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog) -> Chip:

@@ -1,0 +1,29 @@
+"""The scrape benchmark runs end to end (figures are checked by reading them, not here:
+timings in unit tests would be flaky on a shared 2-core machine)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+
+
+@pytest.mark.skipif(shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed")
+def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--scrapes", "20", "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "node_exporter" in done.stdout and "median ratio" in done.stdout
+    figures = json.loads(out.read_text())
+    for name in ("node_exporter", "edgemeter"):
+        assert figures[name]["median_ms"] > 0 and figures[name]["rss_mb"] > 0
+        assert figures[name]["body_bytes_gzip"] > 1000

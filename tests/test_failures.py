@@ -1,0 +1,149 @@
+"""Never fail a scrape: broken, vanished and returning sensors; a wedged vcgencmd; no NaN."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from exporter.sensors.hwmon import read_chips
+from exporter.sensors.sysfs import ReadLog
+
+from conftest import board_config, make_scraper
+from helpers import samples, select, value
+
+
+def chip_dir(tree, chip: str) -> Path:
+    """The real directory of the hwmon chip called ``chip`` in a board tree."""
+    base = tree.sysfs / "class" / "hwmon"
+    for entry in sorted(base.iterdir()):
+        for d in (entry, entry / "device"):
+            if (d / "name").is_file() and (d / "name").read_text().strip() == chip:
+                return d.resolve()
+    raise LookupError(chip)
+
+
+def cpu_temp(data) -> dict:
+    return select(data, "edge_temperature_celsius", source="hwmon", chip="cpu_thermal")
+
+
+def success(data, collector: str) -> float:
+    return value(data, "edge_collector_success", collector=collector)
+
+
+def errors(data, collector: str) -> float:
+    return value(data, "edge_collector_errors_total", collector=collector)
+
+
+BREAKAGES = {
+    "empty": lambda p: p.write_text(""),
+    "garbage": lambda p: p.write_text("garbage\n"),
+    "not_available": lambda p: p.write_text("N/A\n"),
+    "nan": lambda p: p.write_text("nan\n"),
+    "directory": lambda p: (p.unlink(), p.mkdir()),
+    "dangling_link": lambda p: (p.unlink(), os.symlink(p.parent / "gone", p)),
+}
+
+
+def restore(path: Path, text: str) -> None:
+    if path.is_dir() and not path.is_symlink():
+        path.rmdir()
+    elif path.is_symlink() or path.exists():
+        path.unlink()
+    path.write_text(text)
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_broken_sensor_drops_only_its_reading_and_comes_back(pi5, breakage: str) -> None:
+    scrape = make_scraper(board_config(pi5))
+    before = samples(scrape())
+    assert cpu_temp(before) and success(before, "hwmon") == 1
+    target = chip_dir(pi5, "cpu_thermal") / "temp1_input"
+    original = target.read_text()
+    BREAKAGES[breakage](target)
+
+    text = scrape()
+    broken = samples(text)
+    assert cpu_temp(broken) == {}
+    assert success(broken, "hwmon") == 0
+    assert errors(broken, "hwmon") == errors(before, "hwmon") + 1
+    assert "NaN" not in text
+    # every other reading is still served, with the same values
+    for (name, labels), v in before.items():
+        if (
+            name.startswith("edge_collector")
+            or name.startswith("edge_exporter")
+            or (name, labels) in {("edge_temperature_celsius", k) for k in cpu_temp(before)}
+        ):
+            continue
+        assert broken.get((name, labels)) == v, (name, dict(labels))
+
+    restore(target, original)
+    again = samples(scrape())
+    assert cpu_temp(again) == cpu_temp(before)
+    assert success(again, "hwmon") == 1
+    assert errors(again, "hwmon") == errors(broken, "hwmon")  # a counter: never goes back
+
+
+def test_unplugged_chip_vanishes_quietly_and_returns(pi5) -> None:
+    """A USB/I2C device unplugged between scrapes: the kernel removes its hwmon directory."""
+    scrape = make_scraper(board_config(pi5))
+    fan = chip_dir(pi5, "pwmfan")
+    assert select(samples(scrape()), "edge_fan_duty_ratio")
+    shutil.move(fan, fan.with_name("unplugged"))
+    gone = samples(scrape())
+    assert select(gone, "edge_fan_duty_ratio") == {}
+    assert cpu_temp(gone)
+    shutil.move(fan.with_name("unplugged"), fan)
+    assert select(samples(scrape()), "edge_fan_duty_ratio")
+
+
+def test_missing_class_directory_is_no_data(pi5) -> None:
+    shutil.rmtree(pi5.sysfs / "class" / "thermal")
+    data = samples(make_scraper(board_config(pi5))())
+    assert success(data, "thermal_zone") == 0 and errors(data, "thermal_zone") == 0
+    assert select(data, "edge_temperature_celsius", source="thermal_zone") == {}
+    assert cpu_temp(data) and success(data, "hwmon") == 1
+
+
+def vcgencmd_state(tree) -> Path:
+    return tree.vcgencmd.parent.parent / "vcgencmd_state"
+
+
+def test_hanging_vcgencmd_is_bounded_by_the_timeout(pi5) -> None:
+    (vcgencmd_state(pi5) / "hang").write_text("")
+    scrape = make_scraper(board_config(pi5, vcgencmd_timeout=0.3))
+    start = time.monotonic()
+    data = samples(scrape())
+    elapsed = time.monotonic() - start
+    assert elapsed < 0.3 * 2 + 1.5  # two vcgencmd collectors, each cut off at the timeout
+    assert success(data, "throttled") == 0 and success(data, "firmware_clock") == 0
+    assert select(data, "edge_throttled") == {}
+    assert cpu_temp(data)
+
+
+def test_failing_vcgencmd_and_recovery(pi5) -> None:
+    state = vcgencmd_state(pi5)
+    scrape = make_scraper(board_config(pi5))
+    (state / "fail").write_text("")
+    data = samples(scrape())
+    assert success(data, "throttled") == 0 and errors(data, "throttled") == 1
+    (state / "fail").unlink()
+    (state / "get_throttled").write_text("something else\n")
+    assert success(samples(scrape()), "throttled") == 0
+    (state / "get_throttled").write_text("throttled=0x0\n")
+    data = samples(scrape())
+    assert success(data, "throttled") == 1
+    assert set(select(data, "edge_throttled").values()) == {0.0}
+
+
+def test_hwmon_reader_reads_old_style_device_attributes(board_tree) -> None:
+    """Every chip with a name has it found, whether in hwmonN/ or hwmonN/device/."""
+    chips = read_chips(str(board_tree.sysfs), ("temp", "fan"), ReadLog())
+    assert chips is not None
+    assert all(
+        c.name != c.hwmon for c in chips if (Path(board_tree.sysfs, "class/hwmon", c.hwmon, "name")).exists()
+    )

@@ -1,0 +1,71 @@
+"""The whole exporter on each board tree, compared with tests/golden/<board>.prom.
+
+Volatile series (collector durations, the exporter's own process metrics) are dropped. Run
+``pytest --update-golden`` after an intended change and review the diff.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import board_config, make_scraper
+from helpers import SHARED, samples
+
+GOLDEN = Path(__file__).parent / "golden"
+VOLATILE = ("edge_collector_duration_seconds", "edge_exporter_")
+
+
+def stable(text: str, root: Path) -> str:
+    lines = [line for line in text.splitlines() if not any(v in line for v in VOLATILE)]
+    out = "\n".join(lines) + "\n"
+    assert str(root) not in out, "a label leaks the fixture root (absolute path)"
+    return out
+
+
+@pytest.fixture
+def rendered(board_tree) -> str:
+    return make_scraper(board_config(board_tree))()
+
+
+def test_matches_golden(request: pytest.FixtureRequest, board_tree, rendered: str) -> None:
+    board = request.node.callspec.id
+    got = stable(rendered, board_tree.sysfs.parent)
+    path = GOLDEN / f"{board}.prom"
+    if request.config.getoption("--update-golden"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(got)
+    assert path.exists(), f"no golden file {path}: run pytest --update-golden"
+    assert got == path.read_text()
+
+
+def test_every_collector_succeeds_on_its_board(board_tree, rendered: str) -> None:
+    data = samples(rendered)
+    failed = [
+        dict(lab)["collector"] for (n, lab), v in data.items() if n == "edge_collector_success" and v != 1
+    ]
+    no_psi = not (board_tree.procfs / "pressure").exists()
+    assert failed == (["pressure"] if no_psi else [])
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="Debian prometheus (promtool) not installed")
+def test_promtool_check_metrics_is_clean(rendered: str) -> None:
+    done = subprocess.run(["promtool", "check", "metrics"], input=rendered, capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), (
+        done.stdout + done.stderr
+    )
+
+
+def test_contract_checker_is_clean(tmp_path: Path, rendered: str) -> None:
+    page = tmp_path / "metrics.txt"
+    page.write_text(rendered)
+    done = subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "check_contract.py"), str(page)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout

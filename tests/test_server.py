@@ -1,0 +1,86 @@
+"""The served exporter under real HTTP use: parallel scrapes, keep-alive, no fd leaks."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from helpers import exporter_cmd, free_port, running, samples
+
+VOLATILE = ("edge_collector_duration_seconds", "edge_exporter_")
+
+
+def stable_part(body: str) -> str:
+    return "\n".join(line for line in body.splitlines() if not line.startswith(VOLATILE))
+
+
+@pytest.fixture
+def served(pi5):
+    port = free_port()
+    roots = ["--sysfs", str(pi5.sysfs), "--procfs", str(pi5.procfs), "--vcgencmd", str(pi5.vcgencmd)]
+    cmd = exporter_cmd("--listen", f"127.0.0.1:{port}", *roots, "--process", "llama")
+    with running(cmd, port) as proc:
+        yield port, proc
+
+
+def scrape(port: int, gzipped: bool = False) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"} if gzipped else {})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return resp.status, body.decode()
+    finally:
+        conn.close()
+
+
+def test_fifty_parallel_scrapes_all_answer_with_consistent_values(served) -> None:
+    port, _ = served
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda i: scrape(port, gzipped=i % 2 == 0), range(50)))
+    assert [status for status, _ in results] == [200] * 50
+    bodies = {stable_part(body) for _, body in results}
+    assert len(bodies) == 1  # the fixture does not change, so every scrape must say the same
+    data = samples(results[0][1])
+    assert all(v == 1 for (n, _), v in data.items() if n == "edge_collector_success")
+
+
+def fd_count(pid: int, at_most: int | None = None) -> int:
+    """Open fds of ``pid`` once closing connections have settled (a handler thread closes its
+    socket just after the client does)."""
+    deadline = time.monotonic() + 3
+    while True:
+        count = len(os.listdir(f"/proc/{pid}/fd"))
+        if (at_most is not None and count <= at_most) or time.monotonic() > deadline:
+            return count
+        if at_most is None:
+            time.sleep(0.3)
+            return len(os.listdir(f"/proc/{pid}/fd"))
+        time.sleep(0.02)
+
+
+def test_repeated_scrapes_leak_no_file_descriptors(served) -> None:
+    port, proc = served
+    scrape(port)  # first scrape creates lazily made objects
+    before = fd_count(proc.pid)
+    for _ in range(20):
+        assert scrape(port)[0] == 200
+    assert fd_count(proc.pid, at_most=before) == before
+
+
+def test_keep_alive_connection_serves_many_scrapes(served) -> None:
+    port, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(5):
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Content-Encoding") == "gzip"
+        assert b"edge_throttled" in gzip.decompress(resp.read())
+    conn.close()
