@@ -103,3 +103,16 @@ def test_reads_close_their_fds(tmp_path: Path) -> None:
         read_number(path, ReadLog())
         read_number(str(tmp_path / "missing"), ReadLog())
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_permission_denied_is_absent_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RAPL energy_uj is root-only on kernels >= 5.10: a non-root exporter sees EACCES."""
+    path = write(tmp_path / "energy_uj", "1\n")
+
+    def denied(p: str, flags: int) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", p)
+
+    monkeypatch.setattr(sysfs.os, "open", denied)
+    rlog = ReadLog()
+    assert read_text(path, rlog) is None
+    assert rlog.errors == []
