@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import os
 import re
@@ -188,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"exporter: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Everything built so far lives as long as the process: keep it out of the cyclic GC's
+    # scans, so a collection that happens during a scrape stays short (it shows in the p99).
+    gc.collect()
+    gc.freeze()
     scheme = "https" if server.web.tls else "http"
     host, port = server.server_address[:2]
     log.info("board %s (%s); collectors: %s", board.model or "unknown", board.family, ", ".join(names))

@@ -1,7 +1,7 @@
 """Reader for the hwmon class (Documentation/hwmon/sysfs-interface.rst).
 
 A chip's attributes sit in ``class/hwmon/hwmonN/`` or, for older drivers (applesmc), in
-``hwmonN/device/``: both are listed, as the ABI allows. Only the kinds a caller asks for are
+``hwmonN/device/``: both are read, as the ABI allows. Only the kinds a caller asks for are
 read, and only their ``_input``/``_label`` files (plus ``pwmN`` and ``*_lcrit_alarm``), so a
 scrape touches no more files than it serves. Conversion to base units happens here:
 temp/in/curr milli, power/energy micro, pwm 0-255 -> 0-1 ratio.
@@ -49,11 +49,18 @@ class Chip:
 
 
 def _attribute_dirs(chip_dir: str) -> list[tuple[str, list[str]]]:
-    dirs = []
-    for path in (chip_dir, f"{chip_dir}/device"):
-        names = list_dir(path)
+    """Where the chip's attributes are: ``hwmonN/`` for drivers registered with groups (they
+    always put ``name`` there), else the parent ``device/`` of old drivers (applesmc), which may
+    hold ``name`` too. Skipping ``device/`` for new-style chips saves a listdir per chip."""
+    own = list_dir(chip_dir)
+    if own is None:
+        return []
+    dirs = [(chip_dir, own)] if own else []
+    if "name" not in own:
+        device = f"{chip_dir}/device"
+        names = list_dir(device)
         if names:
-            dirs.append((path, names))
+            dirs.append((device, names))
     return dirs
 
 
