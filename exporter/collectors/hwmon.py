@@ -25,7 +25,9 @@ class HwmonCollector(Collector):
     def update(self, rlog: ReadLog) -> list[Metric]:
         chips = require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class")
         temps = families.temperature()
-        rpm = GaugeMetricFamily("edge_fan_speed_rpm", "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver).")
+        rpm = GaugeMetricFamily(
+            "edge_fan_speed_rpm", "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver)."
+        )
         duty = GaugeMetricFamily("edge_fan_duty_ratio", "Fan PWM duty cycle, 0-1 (hwmon pwm* / 255).")
         alarm = GaugeMetricFamily(
             "edge_under_voltage_alarm",
