@@ -41,5 +41,5 @@ class ProcessCollector(Collector):
         for group in read_process_groups(self.config.procfs, self.config.processes, rlog):
             cpu.add_metric([group.pattern], group.cpu_seconds)
             rss.add_metric([group.pattern], group.resident_bytes)
-            count.add_metric([group.pattern], group.count)
+            count.add_metric([group.pattern], group.instances)
         return [cpu, rss, count]

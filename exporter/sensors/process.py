@@ -21,7 +21,7 @@ class ProcessGroup:
     """The processes one ``--process`` pattern matched, summed (label = the pattern, never a pid)."""
 
     pattern: str
-    count: int
+    instances: int
     cpu_seconds: float
     resident_bytes: float
 

@@ -1,0 +1,88 @@
+"""Readers against the board trees: dataclasses in base units, Nones where a board lacks a field."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.boards.detect import detect
+from exporter.sensors.cpufreq import parse_cpu_list, read_cpu_frequencies
+from exporter.sensors.process import read_process_groups
+from exporter.sensors.procfs import read_pressure
+from exporter.sensors.sysfs import ReadLog
+from exporter.sensors.vcgencmd import Throttled
+
+from boardtrees import BOARDS
+
+
+@pytest.fixture
+def orin(tmp_path):
+    return BOARDS["jetson_orin"](tmp_path / "orin")
+
+
+def test_shared_cpufreq_policies_fan_out_to_their_cpus(orin) -> None:
+    rlog = ReadLog()
+    freqs = read_cpu_frequencies(str(orin.sysfs), rlog)
+    assert rlog.errors == []
+    assert [f.cpu for f in freqs] == ["0", "1", "2", "3", "4", "5"]
+    policy0 = orin.sysfs / "devices/system/cpu/cpufreq/policy0"
+    policy4 = orin.sysfs / "devices/system/cpu/cpufreq/policy4"
+    for f in freqs:
+        policy = policy0 if int(f.cpu) < 4 else policy4
+        assert f.current_hertz == int((policy / "scaling_cur_freq").read_text()) * 1000
+        assert f.max_hertz == int((policy / "cpuinfo_max_freq").read_text()) * 1000
+
+
+@pytest.mark.parametrize(("text", "cpus"), [("0-3", ["0", "1", "2", "3"]), ("0 1 4", ["0", "1", "4"]),
+                                            ("0-1,6", ["0", "1", "6"]), ("", [])])  # fmt: skip
+def test_cpu_lists(text: str, cpus: list[str]) -> None:
+    assert parse_cpu_list(text) == cpus
+
+
+@pytest.mark.parametrize(
+    ("board", "family", "soc"),
+    [("pi5", "raspberry_pi", "brcm,bcm2712"), ("jetson_orin", "jetson", "nvidia,tegra234"),
+     ("jetson_nano", "jetson", "nvidia,tegra210"), ("x86_laptop", "x86", None)],
+)  # fmt: skip
+def test_board_detection(tmp_path, board: str, family: str, soc: str | None) -> None:
+    tree = BOARDS[board](tmp_path / board)
+    found = detect(str(tree.sysfs), str(tree.procfs))
+    assert found.family == family
+    assert found.soc == soc or (soc is None and found.soc is None)
+    assert found.kernel and found.model
+
+
+def test_process_stat_with_spaces_and_parentheses_in_comm(tmp_path) -> None:
+    tree = BOARDS["x86_laptop"](tmp_path / "x86")
+    groups = {
+        g.pattern: g for g in read_process_groups(str(tree.procfs), ("sd-pam", "tmux", "nothing"), ReadLog())
+    }
+    for pid, pattern in (("1187", "sd-pam"), ("2210", "tmux")):
+        stat = (tree.procfs / pid / "stat").read_text()
+        fields = stat[stat.rfind(")") + 2 :].split()
+        assert groups[pattern].instances == 1
+        assert groups[pattern].cpu_seconds == pytest.approx((int(fields[11]) + int(fields[12])) / 100)
+        assert groups[pattern].resident_bytes > 0
+    assert groups["nothing"].instances == 0 and groups["nothing"].cpu_seconds == 0
+
+
+def test_no_psi_on_old_kernels(tmp_path) -> None:
+    tree = BOARDS["jetson_nano"](tmp_path / "nano")
+    assert read_pressure(str(tree.procfs), ReadLog()) is None
+
+
+ALL = {"under_voltage", "frequency_capped", "throttled", "soft_temperature_limit"}
+
+
+@pytest.mark.parametrize(
+    ("mask", "now", "since_boot"),
+    [
+        (0x50005, {"under_voltage", "throttled"}, {"under_voltage", "throttled"}),
+        (0x80000, set(), {"soft_temperature_limit"}),
+        (0xF000F, ALL, ALL),
+        (0x0, set(), set()),
+    ],
+)
+def test_throttled_bits(mask: int, now: set[str], since_boot: set[str]) -> None:
+    state = Throttled(mask)
+    assert {c for c in ALL if state.flag(c, since_boot=False)} == now
+    assert {c for c in ALL if state.flag(c, since_boot=True)} == since_boot
