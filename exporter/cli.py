@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import ProcessCollector as SelfProcessCollector
@@ -23,15 +24,18 @@ from prometheus_client import ProcessCollector as SelfProcessCollector
 from exporter import __version__
 from exporter.boards.detect import Board, detect
 from exporter.collectors import COLLECTORS
+from exporter.collectors.power_base import PowerCollector
 from exporter.config import Config
+from exporter.integrator import Integrator
 from exporter.registry import build_registry
 from exporter.sensors import vcgencmd
-from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS, ReadLog
 from exporter.server import ExporterServer, landing_page
 from exporter.webconfig import WebConfigError, load_web_config
 
 # Outside Prometheus' allocated exporter range (9100-9999) and below Linux's ephemeral ports.
 DEFAULT_PORT = 19477
+DEFAULT_SAMPLE_HZ = 10.0
 EXIT_USAGE = 2
 
 log = logging.getLogger("exporter")
@@ -68,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         metavar="SECONDS",
         help="kill a vcgencmd call that takes longer (default 1)",
+    )
+    p.add_argument(
+        "--sample-hz",
+        type=float,
+        default=DEFAULT_SAMPLE_HZ,
+        metavar="N",
+        help=f"rate the power sampler reads instantaneous-power sensors at (default {DEFAULT_SAMPLE_HZ:g})",
     )
     p.add_argument(
         "--process",
@@ -150,20 +161,45 @@ def make_config(args: argparse.Namespace) -> Config:
     )
 
 
-def create_registry(config: Config, names: Sequence[str]) -> CollectorRegistry:
-    """The registry a scrape renders: our collectors, plus the exporter's own CPU and memory
-    (``edge_exporter_process_*``) so users can see what the monitor itself costs the board."""
-    registry = build_registry([COLLECTORS[n](config) for n in names])
+@dataclass(frozen=True)
+class Assembly:
+    registry: CollectorRegistry
+    integrator: Integrator  # not started: the caller starts and stops the sampler thread
+
+
+def _samples_power(collector: PowerCollector) -> bool:
+    """Whether this board has rails the sampler must integrate (probed once at start-up, so a
+    board without them never pays a 10 Hz read; a power sensor hot-plugged later is served at
+    scrape time and integrated after a restart)."""
+    try:
+        return any(r.integrate and r.watts is not None for r in collector.read_power(ReadLog()))
+    except Exception:
+        return False
+
+
+def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SAMPLE_HZ) -> Assembly:
+    """The registry a scrape renders: our collectors, the power sampler feeding the power
+    collectors, and the exporter's own CPU and memory (``edge_exporter_process_*``) so users
+    can see what the monitor itself costs the board."""
+    collectors = [COLLECTORS[n](config) for n in names]
+    sampled = [c for c in collectors if isinstance(c, PowerCollector) and _samples_power(c)]
+    integrator = Integrator(sampled, sample_hz)
+    for c in sampled:
+        c.integrator = integrator
+    registry = build_registry(collectors)
     SelfProcessCollector(namespace="edge_exporter", registry=registry)
-    return registry
+    return Assembly(registry, integrator)
 
 
-def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str]]:
+def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], Integrator]:
     """Everything up to a bound socket; raises UsageError for the user's mistakes."""
     config = make_config(args)
+    if not args.sample_hz > 0:
+        raise UsageError(f"--sample-hz {args.sample_hz:g}: must be a positive rate")
     board = detect(config.sysfs, config.procfs)
     names = enabled_collectors(args, board)
-    registry = create_registry(config, names)
+    parts = assemble(config, names, args.sample_hz)
+    registry = parts.registry
     try:
         web = load_web_config(args.web_config)
     except WebConfigError as exc:
@@ -174,7 +210,7 @@ def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str]]:
     except OSError as exc:
         why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise UsageError(f"--listen {args.listen}: {why}") from exc
-    return server, board, names
+    return server, board, names, parts.integrator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        server, board, names = build(args)
+        server, board, names, integrator = build(args)
     except UsageError as exc:
         print(f"exporter: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -203,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    integrator.start()
+    if integrator.sources:
+        rates = ", ".join(f"{s.name} {1 / integrator.period(s.name):g} Hz" for s in integrator.sources)
+        log.info("power sampler: %s", rates)
     server.serve_forever()
+    integrator.stop()
     server.server_close()
     return 0

@@ -28,6 +28,7 @@ class EdgeCollector:
     def __init__(self, collectors: Sequence[Collector]) -> None:
         self.collectors = list(collectors)
         self._errors = {c.name: 0 for c in self.collectors}
+        self._failing: dict[str, str] = {}  # collector -> the failure last logged
         self._lock = threading.Lock()
 
     def describe(self) -> list[Metric]:

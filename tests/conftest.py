@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.boards.detect import detect
-from exporter.cli import create_registry
+from exporter.cli import assemble
 from exporter.collectors import COLLECTORS
 from exporter.config import Config
 from exporter.exposition import render
@@ -45,7 +45,7 @@ Scrape = Callable[[], str]
 
 
 def make_scraper(config: Config, names: list[str] | None = None) -> Scrape:
-    registry = create_registry(config, names if names is not None else default_names(config))
+    registry = assemble(config, names if names is not None else default_names(config)).registry
     return lambda: render(registry).decode()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from exporter.sensors.identity import Identity
 
 FAMILY = "jetson"
-DEFAULT_COLLECTORS: dict[str, bool] = {}
+DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False}
 INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 
 

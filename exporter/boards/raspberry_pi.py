@@ -1,7 +1,8 @@
 """Raspberry Pi (4, 5, Zero 2, CM4/CM5): firmware facts come from ``vcgencmd``.
 
-The firmware caps the ARM clock and records under-voltage without telling cpufreq, so the
-vcgencmd collectors are on by default here and only here.
+The firmware caps the ARM clock and records under-voltage without telling cpufreq, and only it
+reads the Pi 5 PMIC, so the vcgencmd collectors are on by default here and only here (on a
+Pi 4 ``pmic_read_adc`` does not exist: the pmic collector then reports success 0).
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 from exporter.sensors.identity import Identity
 
 FAMILY = "raspberry_pi"
-DEFAULT_COLLECTORS = {"throttled": True, "firmware_clock": True}
+DEFAULT_COLLECTORS: dict[str, bool] = {
+    "throttled": True,
+    "firmware_clock": True,
+    "pmic": True,
+    "rapl": False,
+    "nvml": False,
+    "ina3221": False,
+    "gpu_load": False,
+}
 
 
 def matches(identity: Identity) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter.sensors.identity import Identity
 
 FAMILY = "x86"
-DEFAULT_COLLECTORS: dict[str, bool] = {}
+DEFAULT_COLLECTORS: dict[str, bool] = {"ina3221": False, "gpu_load": False}
 
 
 def matches(identity: Identity) -> bool:

@@ -7,7 +7,7 @@ the same name, so their HELP text must be defined once, here.
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 
 def temperature() -> GaugeMetricFamily:
@@ -29,4 +29,35 @@ def cpu_frequency() -> GaugeMetricFamily:
 
 def add(family: Metric, value: float, **labels: str) -> None:
     """Add one sample with its own label set (families merged across collectors differ in labels)."""
-    family.add_sample(family.name, labels, value)
+    family.add_sample(family.name + "_total" if family.type == "counter" else family.name, labels, value)
+
+
+def power() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "edge_power_watts",
+        "Instantaneous power per rail: INA3221 (bus V x A, or the Nano's in_power mW), hwmon power*_input, "
+        "Pi 5 PMIC (V x A per rail, rail=total their sum), NVML power usage.",
+    )
+
+
+def voltage() -> GaugeMetricFamily:
+    return GaugeMetricFamily("edge_voltage_volts", "Rail voltage (INA3221 bus voltage, Pi 5 PMIC ADC).")
+
+
+def current() -> GaugeMetricFamily:
+    return GaugeMetricFamily("edge_current_amperes", "Rail current (INA3221, Pi 5 PMIC ADC).")
+
+
+def energy() -> CounterMetricFamily:
+    return CounterMetricFamily(
+        "edge_energy_joules_total",
+        "Energy per rail: RAPL energy_uj (made monotonic across wraps), NVML total energy, hwmon "
+        "energy*_input, or instantaneous power integrated by the exporter's sampler up to this scrape.",
+    )
+
+
+def gpu_utilization() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "edge_gpu_utilization_ratio",
+        "GPU busy ratio 0-1: NVML utilization (source=nvml) or the Jetson nvgpu load file (source=nvgpu).",
+    )

@@ -59,15 +59,21 @@ def _resident_bytes(procfs: str, pid: str, rlog: ReadLog) -> float:
     return 0.0  # kernel threads and zombies have no VmRSS: they hold no user memory
 
 
+def patterns_of(procfs: str, pid: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[str]:
+    """The patterns a pid matches by name or command line (none for the exporter itself, whose
+    own command line holds every pattern)."""
+    if pid == str(os.getpid()):
+        return []
+    return [p for p in patterns if _matches(re.compile(p), procfs, pid, rlog)]
+
+
 def read_process_groups(procfs: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[ProcessGroup]:
     """Scan every pid once and sum CPU seconds and RSS per pattern (a pid may match several)."""
-    regexes = [(p, re.compile(p)) for p in patterns]
     totals = {p: [0, 0.0, 0.0] for p in patterns}
-    me = str(os.getpid())  # our own command line holds the patterns: never count the exporter
     for pid in os.listdir(procfs):
-        if not pid.isdigit() or pid == me:
+        if not pid.isdigit():
             continue
-        hits = [p for p, rx in regexes if _matches(rx, procfs, pid, rlog)]
+        hits = patterns_of(procfs, pid, patterns, rlog)
         if not hits:
             continue
         cpu = _cpu_seconds(procfs, pid, rlog)

@@ -51,10 +51,11 @@ class ReadLog:
     entries into ``edge_collector_errors_total`` and ``edge_collector_success``.
     """
 
-    __slots__ = ("errors",)
+    __slots__ = ("denied", "errors")
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.denied: list[str] = []  # paths that answered EACCES/EPERM (absent, not errors)
 
     def error(self, path: str, why: str) -> None:
         """Record one reading that should have been there and could not be read."""
@@ -65,6 +66,8 @@ class ReadLog:
 def _classify(path: str, exc: OSError, rlog: ReadLog, required: bool) -> None:
     """Apply the outcome rules to an OSError; re-raise what the rules do not cover."""
     if exc.errno in _ABSENT:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            rlog.denied.append(path)
         if required:
             rlog.error(path, os.strerror(exc.errno or 0))
         else:
@@ -123,7 +126,11 @@ def parse_number(text: str) -> float | None:
 
 
 def read_number(path: str, rlog: ReadLog, scale: float = 1.0, required: bool = True) -> float | None:
-    """A numeric attribute converted to base units by ``scale`` (e.g. 0.001 for milli)."""
+    """A numeric attribute converted to base units by ``scale`` (e.g. 0.001 for milli).
+
+    Sub-unit scales are applied as a division by the integer they invert (54750 / 1000, not
+    54750 * 0.001), so kernel values come out as the decimals they are: 5.076 V, not 5.0760000000000005.
+    """
     text = read_text(path, rlog, required)
     if text is None:
         return None
@@ -131,7 +138,7 @@ def read_number(path: str, rlog: ReadLog, scale: float = 1.0, required: bool = T
     if value is None:
         rlog.error(path, f"not a number: {text[:40]!r}")
         return None
-    return value * scale
+    return value / round(1 / scale) if scale < 1 else value * scale
 
 
 def list_dir(path: str) -> list[str] | None:

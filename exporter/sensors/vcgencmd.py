@@ -22,6 +22,33 @@ THROTTLE_BITS = {
 }
 _HEX = re.compile(r"throttled=(0x[0-9a-fA-F]+)")
 _FREQ = re.compile(r"frequency\(\d+\)=(\d+)")
+# pmic_read_adc lines: "   VDD_CORE_A current(7)=2.34555000A", "  VDD_CORE_V volt(15)=0.87843300V"
+_ADC = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=([-+0-9.eE]+)[AV]\s*$")
+
+
+@dataclass(frozen=True)
+class PmicRail:
+    """One Pi 5 PMIC rail: paired by name (``VDD_CORE_A`` with ``VDD_CORE_V``), never by index."""
+
+    rail: str
+    volts: float | None
+    amperes: float | None
+
+
+def parse_pmic_adc(text: str) -> list[PmicRail]:
+    """Rails in output order; a rail with only a voltage (EXT5V, BATT) has amperes None."""
+    volts: dict[str, float] = {}
+    amps: dict[str, float] = {}
+    order: list[str] = []
+    for line in text.splitlines():
+        m = _ADC.match(line)
+        if not m:
+            continue
+        rail, kind, number = m.group(1), m.group(2), float(m.group(3))
+        if rail not in order:
+            order.append(rail)
+        (amps if kind == "A" else volts)[rail] = number
+    return [PmicRail(r, volts.get(r), amps.get(r)) for r in order]
 
 
 class VcgencmdUnavailable(Exception):
@@ -79,6 +106,15 @@ class Vcgencmd:
         if not m:
             raise VcgencmdError(f"get_throttled: unexpected output {out.strip()[:60]!r}")
         return Throttled(int(m.group(1), 16))
+
+    def pmic_rails(self) -> list[PmicRail]:
+        out = self.run("pmic_read_adc")
+        rails = parse_pmic_adc(out)
+        if not rails:
+            raise VcgencmdError(
+                f"pmic_read_adc: unexpected output {out.strip()[:60]!r} (a Pi 5 firmware is needed)"
+            )
+        return rails
 
     def arm_clock_hertz(self) -> float:
         out = self.run("measure_clock", "arm")

@@ -1,0 +1,70 @@
+"""Base of the collectors whose sensors give instantaneous power (INA3221, PMIC, hwmon, NVML).
+
+At scrape time they read watts (and volts/amperes where the sensor has them) like every
+collector; the exporter's one sampler thread also reads them at ``--sample-hz`` and this base
+serves the integrated ``edge_energy_joules_total`` of every rail it has seen, so a counter
+stays continuous even when one scrape-time read fails.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from exporter.collectors import families
+from exporter.collectors.base import Collector
+from exporter.integrator import Integrator
+from exporter.sensors.power import PowerReading
+from exporter.sensors.sysfs import ReadLog
+
+
+class PowerCollector(Collector):
+    max_sample_hz: ClassVar[float | None] = None  # sources slower than --sample-hz allows (vcgencmd)
+    integrator: Integrator | None = None  # attached by the CLI when the sampler starts
+
+    @abstractmethod
+    def read_power(self, rlog: ReadLog) -> list[PowerReading]:
+        """Read every rail now (raises NoData when the board has none); also the sampler's step."""
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        return self.power_families(self.read_power(rlog))
+
+    def power_families(self, readings: list[PowerReading]) -> list[Metric]:
+        """Watts, volts and amperes of ``readings``, then the sampler's energy and health."""
+        watts, volts, amps = families.power(), families.voltage(), families.current()
+        for r in readings:
+            if r.watts is not None:
+                families.add(watts, r.watts, **r.labels)
+            if r.volts is not None:
+                families.add(volts, r.volts, **r.labels)
+            if r.amperes is not None:
+                families.add(amps, r.amperes, **r.labels)
+        return [watts, volts, amps, *self.sampler_families()]
+
+    def sampler_families(self) -> list[Metric]:
+        """Integrated energy per rail and the sampler's own health for this source."""
+        if self.integrator is None:
+            return []
+        energy = families.energy()
+        for labels, joules in self.integrator.energy(self.name):
+            families.add(energy, joules, **labels)
+        stats = self.integrator.stats[self.name]
+        rate = GaugeMetricFamily(
+            "edge_power_sample_rate_hertz",
+            "Rate the sampler reads this power source at.",
+            labels=["collector"],
+        )
+        rate.add_metric([self.name], 1 / self.integrator.period(self.name))
+        samples = CounterMetricFamily(
+            "edge_power_samples_total", "Power samples the sampler took of this source.", labels=["collector"]
+        )
+        samples.add_metric([self.name], stats.samples)
+        errors = CounterMetricFamily(
+            "edge_power_sample_errors_total",
+            "Power samples that failed or dropped a rail.",
+            labels=["collector"],
+        )
+        errors.add_metric([self.name], stats.errors)
+        return [energy, rate, samples, errors]

@@ -1,0 +1,57 @@
+"""Intel/AMD RAPL energy per zone, monotonic across the ``max_energy_range_uj`` wraparound.
+
+node_exporter 1.5 exports ``energy_uj`` raw, so a wrap looks like a counter reset and
+``increase()`` loses the energy counted before it. We keep the last raw reading per zone and
+add the range at each wrap. Reading and updating happen under one lock, so two concurrent
+scrapes cannot see each other's older value and mistake it for a wrap. A wrap is missed only if
+the counter wraps twice between two scrapes (about an hour apart at 65 W for a 262 kJ range).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client.core import Metric
+
+from exporter.collectors import families
+from exporter.collectors.base import Collector, require
+from exporter.config import Config
+from exporter.sensors.powercap import read_rapl_zones
+from exporter.sensors.sysfs import ReadLog
+
+ROOT_ONLY = (
+    "RAPL energy_uj is readable only by root on kernels >= 5.10 (CVE-2020-8694): run the exporter as "
+    "root, or grant read access (e.g. a udev rule that chmods class/powercap/intel-rapl:*/energy_uj)"
+)
+
+
+class RaplPermissionError(Exception):
+    """energy_uj exists but this user may not read it."""
+
+
+class RaplCollector(Collector):
+    name = "rapl"
+    help = "Intel/AMD RAPL energy per zone (class/powercap/intel-rapl:*)"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._lock = threading.Lock()
+        self._last: dict[str, int] = {}  # zone -> last raw energy_uj
+        self._offset: dict[str, int] = {}  # zone -> µJ added for wraps so far
+
+    def update(self, rlog: ReadLog) -> list[Metric]:
+        with self._lock:
+            zones = require(read_rapl_zones(self.config.sysfs, rlog), "no RAPL powercap zones")
+            energy = families.energy()
+            for z in zones:
+                if z.energy_uj is None:
+                    continue
+                last = self._last.get(z.zone)
+                if last is not None and z.energy_uj < last and z.max_energy_range_uj:
+                    self._offset[z.zone] = self._offset.get(z.zone, 0) + z.max_energy_range_uj
+                self._last[z.zone] = z.energy_uj
+                joules = (z.energy_uj + self._offset.get(z.zone, 0)) / 1e6
+                families.add(energy, joules, rail=z.name, source="rapl", zone=z.zone)
+        if not energy.samples and any(p.endswith("/energy_uj") for p in rlog.denied):
+            raise RaplPermissionError(ROOT_ONLY)
+        return [energy]

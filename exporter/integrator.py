@@ -1,0 +1,145 @@
+"""The power sampler: the one background thread of the exporter.
+
+Sensors that give only instantaneous power (INA3221 rails, hwmon ``power*_input``, the Pi 5
+PMIC, NVML without an energy counter) are read at ``--sample-hz`` and integrated with the
+trapezoid rule into joules, so the energy between any two instants is exact to the sampling
+period whatever Prometheus' scrape interval. A scrape serves the energy up to the instant of
+the scrape: the latest reading carried forward to now. Because a later trapezoid can come in
+below that carried-forward estimate (power fell), the served value never goes below what was
+served before: a counter that went backwards would read as a reset to ``increase()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from exporter.sensors.power import PowerReading
+from exporter.sensors.sysfs import ReadLog
+
+log = logging.getLogger(__name__)
+
+Key = tuple[tuple[str, str], ...]
+
+
+class PowerSource(Protocol):
+    """What the sampler needs of a power collector."""
+
+    name: str
+    max_sample_hz: float | None
+
+    def read_power(self, rlog: ReadLog) -> list[PowerReading]: ...
+
+
+@dataclass
+class _Rail:
+    labels: dict[str, str]
+    t: float  # monotonic time of the latest reading
+    watts: float
+    joules: float = 0.0
+    served: float = 0.0  # the highest value a scrape has seen
+
+
+@dataclass
+class SourceStats:
+    samples: int = 0
+    errors: int = 0
+    next_due: float = 0.0
+
+
+class Integrator:
+    """Samples power sources on a thread and keeps one energy counter per rail."""
+
+    def __init__(
+        self,
+        sources: Sequence[PowerSource],
+        hz: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sources = list(sources)
+        self.hz = hz
+        self.clock = clock
+        self._periods = {s.name: 1.0 / min(hz, s.max_sample_hz or hz) for s in self.sources}
+        self.stats = {s.name: SourceStats() for s in self.sources}
+        self._rails: dict[str, dict[Key, _Rail]] = {s.name: {} for s in self.sources}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def period(self, source: str) -> float:
+        return self._periods[source]
+
+    def max_gap(self, source: str) -> float:
+        """Longest gap integrated across; a sensor silent for longer restarts from its next reading."""
+        return max(5 * self._periods[source], 2.0)
+
+    def sample(self, source: PowerSource) -> None:
+        """Read one source now and integrate its rails (the thread's step; tests call it directly)."""
+        rlog = ReadLog()
+        stats = self.stats[source.name]
+        try:
+            readings = source.read_power(rlog)
+        except Exception as exc:  # a failing sensor must not kill the sampler
+            log.debug("power sampler: %s: %s", source.name, exc)
+            readings = []
+            stats.errors += 1
+        now = self.clock()
+        stats.samples += 1
+        stats.errors += len(rlog.errors)
+        gap = self.max_gap(source.name)
+        with self._lock:
+            rails = self._rails[source.name]
+            for r in readings:
+                if not r.integrate or r.watts is None:
+                    continue
+                rail = rails.get(r.key)
+                if rail is None:
+                    rails[r.key] = _Rail(r.labels, now, r.watts)
+                    continue
+                dt = now - rail.t
+                if 0 < dt <= gap:
+                    rail.joules += (rail.watts + r.watts) / 2 * dt
+                rail.t, rail.watts = now, r.watts
+
+    def energy(self, source: str) -> list[tuple[dict[str, str], float]]:
+        """(labels, joules up to now) for each rail of ``source``; never below a value served before."""
+        now = self.clock()
+        gap = self.max_gap(source)
+        out = []
+        with self._lock:
+            for rail in self._rails.get(source, {}).values():
+                carried = rail.joules + rail.watts * min(max(now - rail.t, 0.0), gap)
+                rail.served = max(rail.served, carried)
+                out.append((rail.labels, rail.served))
+        return out
+
+    def run(self) -> None:
+        """Sample each source when it is due until stopped; sleeps between, never busy-waits."""
+        start = self.clock()
+        for s in self.sources:
+            self.stats[s.name].next_due = start
+        while not self._stop.is_set():
+            now = self.clock()
+            for s in self.sources:
+                stats = self.stats[s.name]
+                if now >= stats.next_due:
+                    self.sample(s)
+                    period = self._periods[s.name]
+                    # keep the grid; after a stall skip missed slots instead of bursting
+                    stats.next_due = max(stats.next_due + period, self.clock())
+            wake = min(self.stats[s.name].next_due for s in self.sources)
+            self._stop.wait(max(wake - self.clock(), 0.0))
+
+    def start(self) -> None:
+        if self.sources and self._thread is None:
+            self._thread = threading.Thread(target=self.run, name="power-sampler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
