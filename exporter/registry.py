@@ -43,13 +43,22 @@ class EdgeCollector:
             log.debug("collector %s: no data: %s", collector.name, exc)
             return [], False, len(rlog.errors)
         except Exception as exc:  # one broken collector must not break the scrape
-            log.error(
-                "collector %s failed: %s", collector.name, exc, exc_info=log.isEnabledFor(logging.DEBUG)
-            )
+            self._report(collector.name, f"failed: {exc}", exc)
             return [], False, len(rlog.errors) + 1
-        for entry in rlog.errors[:3]:
-            log.warning("collector %s: %s", collector.name, entry)
+        if rlog.errors:
+            self._report(collector.name, f"could not read: {'; '.join(rlog.errors[:3])}")
+        elif self._failing.pop(collector.name, None) is not None:
+            log.info("collector %s reads all its sensors again", collector.name)
         return families, not rlog.errors, len(rlog.errors)
+
+    def _report(self, name: str, message: str, exc: Exception | None = None) -> None:
+        """Log a collector's trouble once, not at every 1 s scrape; again only when it changes."""
+        with self._lock:
+            repeated = self._failing.get(name) == message
+            self._failing[name] = message
+        level = logging.DEBUG if repeated else (logging.ERROR if exc else logging.WARNING)
+        trace = exc if exc is not None and log.isEnabledFor(logging.DEBUG) else None
+        log.log(level, "collector %s %s", name, message, exc_info=trace)
 
     def collect(self) -> Iterator[Metric]:
         merged: dict[str, Metric] = {}

@@ -1,0 +1,183 @@
+"""Power sources: INA3221 both drivers, hwmon power/energy, RAPL wraps, Pi 5 PMIC, Jetson GPU load."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from exporter.collectors.rapl import ROOT_ONLY, RaplCollector
+from exporter.sensors import sysfs
+from exporter.sensors.ina3221 import read_ina3221
+from exporter.sensors.sysfs import ReadLog
+
+from boardtrees import BOARDS, PI5_VCGENCMD_OUTPUTS, write_tree
+from conftest import board_config, make_scraper
+from helpers import samples, select, value
+
+
+@pytest.fixture
+def orin(tmp_path):
+    return BOARDS["jetson_orin"](tmp_path / "orin")
+
+
+@pytest.fixture
+def x86(tmp_path):
+    return BOARDS["x86_laptop"](tmp_path / "x86")
+
+
+def ina_dir(tree) -> Path:
+    return (tree.sysfs / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1").resolve()
+
+
+def test_ina3221_hwmon_rails_are_volts_times_amperes(orin) -> None:
+    data = samples(make_scraper(board_config(orin))())
+    rails = {dict(k)["rail"]: v for k, v in select(data, "edge_power_watts", source="ina3221").items()}
+    assert rails == pytest.approx(
+        {"VDD_IN": 5.080 * 1.240, "VDD_CPU_GPU_CV": 5.072 * 0.480, "VDD_SOC": 5.076 * 0.720}
+    )
+    assert value(data, "edge_voltage_volts", rail="VDD_IN") == 5.08
+    assert value(data, "edge_current_amperes", rail="VDD_IN") == 1.24
+
+
+def test_ina3221_shunt_channels_and_unused_channels_are_not_rails(orin) -> None:
+    chip = ina_dir(orin)
+    (chip / "in2_label").write_text("NC\n")
+    (chip / "in3_enable").write_text("0\n")
+    rlog = ReadLog()
+    rails = read_ina3221(str(orin.sysfs), rlog)
+    assert [r.rail for r in rails] == ["VDD_IN"]  # in4-in7 (shunt µV, their sum) never appear
+    (chip / "in1_label").unlink()  # an unlabelled channel is not a rail either
+    assert read_ina3221(str(orin.sysfs), rlog) == []
+    assert rlog.errors == []
+
+
+def test_ina3221_iio_driver_on_the_nano(tmp_path) -> None:
+    nano = BOARDS["jetson_nano"](tmp_path / "nano")
+    data = samples(make_scraper(board_config(nano))())
+    watts = {dict(k)["rail"]: v for k, v in select(data, "edge_power_watts").items()}
+    assert watts == {"POM_5V_IN": 2.148, "POM_5V_GPU": 0.4, "POM_5V_CPU": 1.208}  # the chip's own mW
+    assert value(data, "edge_current_amperes", rail="POM_5V_IN") == 0.423
+    assert value(data, "edge_gpu_utilization_ratio", source="nvgpu") == pytest.approx(0.312)
+
+
+def test_jetson_gpu_load(orin) -> None:
+    data = samples(make_scraper(board_config(orin))())
+    assert value(data, "edge_gpu_utilization_ratio", gpu="0") == pytest.approx(0.123)
+
+
+def test_hwmon_power_and_energy(orin) -> None:
+    """An INA219-style chip (common Pi power HATs) and an energy counter chip, as hwmon."""
+    write_tree(
+        orin.sysfs,
+        {"class/hwmon/hwmon7/name": "ina219\n", "class/hwmon/hwmon7/power1_input": "2350000\n",
+         "class/hwmon/hwmon7/in1_input": "5120\n", "class/hwmon/hwmon8/name": "amd_energy\n",
+         "class/hwmon/hwmon8/energy1_input": "123456789\n", "class/hwmon/hwmon8/energy1_label": "Esocket0\n"},
+    )  # fmt: skip
+    data = samples(make_scraper(board_config(orin))())
+    assert value(data, "edge_power_watts", source="hwmon", chip="ina219", rail="power1") == 2.35
+    assert value(data, "edge_energy_joules_total", source="hwmon", rail="Esocket0") == 123.456789
+    assert value(data, "edge_collector_success", collector="hwmon_power") == 1
+
+
+def rapl_file(tree, zone: str = "intel-rapl:0") -> Path:
+    return (tree.sysfs / "class/powercap" / zone / "energy_uj").resolve()
+
+
+def test_rapl_counter_stays_monotonic_across_a_wrap(x86) -> None:
+    """node_exporter 1.5 serves energy_uj raw: increase() would lose the energy before the wrap."""
+    top = int((rapl_file(x86).parent / "max_energy_range_uj").read_text())
+    scrape = make_scraper(board_config(x86), ["rapl"])
+    rapl_file(x86).write_text(f"{top - 5_000_000}\n")  # 5 J before the wrap
+    before = value(samples(scrape()), "edge_energy_joules_total", rail="package-0")
+    rapl_file(x86).write_text("3000000\n")  # wrapped, then 3 J more
+    after = value(samples(scrape()), "edge_energy_joules_total", rail="package-0")
+    assert after - before == pytest.approx(8.0)
+    rapl_file(x86).write_text("4000000\n")
+    assert value(samples(scrape()), "edge_energy_joules_total", rail="package-0") - after == pytest.approx(
+        1.0
+    )
+    # the other zones did not wrap and are untouched
+    assert value(samples(scrape()), "edge_energy_joules_total", rail="core") == pytest.approx(21339.812341)
+
+
+def test_rapl_skips_the_mmio_duplicate_and_labels_zones(x86) -> None:
+    data = samples(make_scraper(board_config(x86), ["rapl"])())
+    zones = {
+        dict(k)["zone"]: dict(k)["rail"] for k in select(data, "edge_energy_joules_total", source="rapl")
+    }
+    assert zones == {"intel-rapl:0": "package-0", "intel-rapl:0:0": "core", "intel-rapl:0:1": "uncore",
+                     "intel-rapl:1": "psys"}  # fmt: skip
+
+
+def test_rapl_concurrent_scrapes_never_invent_a_wrap(x86) -> None:
+    """Two scrapes racing must not take each other's older reading for a wrap."""
+    collector = RaplCollector(board_config(x86))
+    path = rapl_file(x86)
+    stop = threading.Event()
+
+    def count_up() -> None:  # the kernel's counter: only ever increases
+        for i in range(2000):
+            tmp = path.with_name("energy_uj.tmp")
+            tmp.write_text(f"{1_000_000 + i * 1000}\n")
+            os.replace(tmp, path)  # atomic: a reader never sees it half-written
+        stop.set()
+
+    def scrape() -> list[float]:
+        seen = []
+        while not stop.is_set():
+            family = collector.update(ReadLog())[0]
+            seen.append(next(s.value for s in family.samples if s.labels["rail"] == "package-0"))
+        return seen
+
+    writer = threading.Thread(target=count_up)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        writer.start()
+        results = [pool.submit(scrape) for _ in range(4)]
+        writer.join()
+        seen = [v for r in results for v in r.result()]
+    assert seen and max(seen) < 3.0  # a false wrap would add 262 kJ
+
+
+def test_rapl_root_only_is_said_once(x86, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    real_open = sysfs.os.open
+
+    def root_only(path: str, flags: int) -> int:
+        if path.endswith("/energy_uj"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags)
+
+    monkeypatch.setattr(sysfs.os, "open", root_only)
+    scrape = make_scraper(board_config(x86), ["rapl", "meminfo"])
+    with caplog.at_level(logging.DEBUG, logger="exporter.registry"):
+        for _ in range(3):
+            data = samples(scrape())
+    assert value(data, "edge_collector_success", collector="rapl") == 0
+    assert value(data, "edge_collector_success", collector="meminfo") == 1
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING and "rapl" in r.getMessage()]
+    assert len(said) == 1 and ROOT_ONLY in said[0].getMessage()
+
+
+def test_pi5_pmic_rails_pair_by_name_and_sum_to_total(pi5) -> None:
+    data = samples(make_scraper(board_config(pi5))())
+    pmic = {dict(k)["rail"]: v for k, v in select(data, "edge_power_watts", source="pmic").items()}
+    assert pmic["VDD_CORE"] == pytest.approx(2.34555 * 0.878433)
+    assert pmic["total"] == pytest.approx(sum(v for r, v in pmic.items() if r != "total"))
+    assert len(pmic) == 13  # 12 paired rails + total; EXT5V and BATT have no current sense
+    assert value(data, "edge_voltage_volts", rail="EXT5V") == 5.1564
+    assert select(data, "edge_power_watts", rail="EXT5V") == {}
+    assert "VDD_CORE_A" in PI5_VCGENCMD_OUTPUTS["pmic_read_adc"]
+
+
+def test_pi4_without_pmic_reports_no_power_but_the_rest(pi5) -> None:
+    state = pi5.vcgencmd.parent.parent / "vcgencmd_state"
+    (state / "pmic_read_adc").write_text('error=2 error_msg="Command not registered"\n')
+    data = samples(make_scraper(board_config(pi5))())
+    assert value(data, "edge_collector_success", collector="pmic") == 0
+    assert value(data, "edge_collector_success", collector="throttled") == 1
+    assert os.path.exists(pi5.vcgencmd)
