@@ -10,6 +10,7 @@ import argparse
 import errno
 import gc
 import logging
+import math
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ from exporter.webconfig import WebConfigError, load_web_config
 # Outside Prometheus' allocated exporter range (9100-9999) and below Linux's ephemeral ports.
 DEFAULT_PORT = 19477
 DEFAULT_SAMPLE_HZ = 10.0
+MAX_SAMPLE_HZ = 1000.0  # beyond this the sampler would only burn the CPU it is meant to measure
 EXIT_USAGE = 2
 
 log = logging.getLogger("exporter")
@@ -143,7 +145,7 @@ def make_config(args: argparse.Namespace) -> Config:
     for flag, path in (("--sysfs", args.sysfs), ("--procfs", args.procfs)):
         if not os.path.isdir(path):
             raise UsageError(f"{flag} {path}: no such directory")
-    if not args.vcgencmd_timeout > 0:
+    if not 0 < args.vcgencmd_timeout < math.inf:
         raise UsageError(
             f"--vcgencmd-timeout {args.vcgencmd_timeout:g}: must be a positive number of seconds"
         )
@@ -194,8 +196,10 @@ def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SA
 def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], Integrator]:
     """Everything up to a bound socket; raises UsageError for the user's mistakes."""
     config = make_config(args)
-    if not args.sample_hz > 0:
-        raise UsageError(f"--sample-hz {args.sample_hz:g}: must be a positive rate")
+    if not 0 < args.sample_hz <= MAX_SAMPLE_HZ:
+        raise UsageError(
+            f"--sample-hz {args.sample_hz:g}: must be a rate above 0 and at most {MAX_SAMPLE_HZ:g} Hz"
+        )
     board = detect(config.sysfs, config.procfs)
     names = enabled_collectors(args, board)
     parts = assemble(config, names, args.sample_hz)

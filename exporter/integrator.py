@@ -103,6 +103,8 @@ class Integrator:
                 dt = now - rail.t
                 if 0 < dt <= gap:
                     rail.joules += (rail.watts + r.watts) / 2 * dt
+                elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
+                    rail.joules += rail.watts * gap
                 rail.t, rail.watts = now, r.watts
 
     def energy(self, source: str) -> list[tuple[dict[str, str], float]]:

@@ -1,0 +1,177 @@
+"""The power sampler: trapezoid integration, carried forward to the scrape, monotonic, rate caps;
+and end to end, the exporter's energy counter against the exact integral of a known profile."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from exporter.integrator import Integrator
+from exporter.sensors.power import PowerReading
+from exporter.sensors.sysfs import ReadLog
+
+from boardtrees import BOARDS
+from helpers import exporter_cmd, free_port, running, samples, value
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Source:
+    """A power source whose watts the test sets; ``max_sample_hz`` as a vcgencmd source has."""
+
+    def __init__(self, name: str = "fake", max_sample_hz: float | None = None) -> None:
+        self.name = name
+        self.max_sample_hz = max_sample_hz
+        self.watts: float | None = 0.0
+        self.reads = 0
+
+    def read_power(self, rlog: ReadLog) -> list[PowerReading]:
+        self.reads += 1
+        if self.watts is None:
+            raise OSError("sensor gone")
+        return [PowerReading("VDD_IN", "test", self.watts)]
+
+
+def joules(integrator: Integrator, source: str = "fake") -> float:
+    [(labels, value)] = integrator.energy(source)
+    assert labels == {"rail": "VDD_IN", "source": "test"}
+    return value
+
+
+def test_trapezoid_is_exact_for_a_ramp() -> None:
+    clock, src = Clock(), Source()
+    integ = Integrator([src], hz=10, clock=clock)
+    for i in range(11):  # 0 W -> 10 W over 1 s, sampled every 0.1 s
+        src.watts = 10.0 * i / 10
+        integ.sample(src)
+        clock.now += 0.1
+    clock.now -= 0.1
+    assert joules(integ) == pytest.approx(5.0)
+
+
+def test_scrape_carries_the_latest_reading_forward_to_now() -> None:
+    clock, src = Clock(), Source()
+    integ = Integrator([src], hz=10, clock=clock)
+    src.watts = 4.0
+    integ.sample(src)
+    clock.now += 0.1
+    integ.sample(src)
+    assert joules(integ) == pytest.approx(0.4)
+    clock.now += 0.05  # a scrape between two samples
+    assert joules(integ) == pytest.approx(0.6)
+
+
+def test_served_energy_never_goes_down_when_power_falls() -> None:
+    clock, src = Clock(), Source()
+    integ = Integrator([src], hz=10, clock=clock)
+    src.watts = 10.0
+    integ.sample(src)
+    clock.now += 0.09
+    high = joules(integ)  # 0.9 J carried forward at 10 W
+    clock.now += 0.01
+    src.watts = 0.0
+    integ.sample(src)  # trapezoid says 0.5 J: below what a scrape already saw
+    assert joules(integ) == pytest.approx(high)
+    clock.now += 0.5
+    integ.sample(src)
+    assert joules(integ) == pytest.approx(high)
+
+
+def test_a_long_silence_is_not_integrated_across() -> None:
+    clock, src = Clock(), Source()
+    integ = Integrator([src], hz=10, clock=clock)
+    src.watts = 5.0
+    integ.sample(src)
+    src.watts = None  # unplugged for a minute
+    for _ in range(600):
+        clock.now += 0.1
+        integ.sample(src)
+    assert integ.stats["fake"].errors == 600
+    src.watts = 5.0
+    integ.sample(src)
+    energy = joules(integ)
+    assert energy == pytest.approx(5.0 * 2.0)  # carried forward at most max_gap (2 s), never 60 s
+
+
+def test_slow_sources_are_sampled_at_their_own_cap() -> None:
+    fast, slow = Source("fast"), Source("slow", max_sample_hz=5)
+    integ = Integrator([fast, slow], hz=20)
+    assert integ.period("fast") == pytest.approx(0.05) and integ.period("slow") == pytest.approx(0.2)
+    integ.start()
+    time.sleep(1.0)
+    integ.stop()
+    assert 15 <= fast.reads <= 23 and 4 <= slow.reads <= 7
+
+
+# --- end to end: the real exporter, a sensor file changed on a known schedule ----------------
+
+
+def profile(t: float) -> float:
+    """Current on VDD_IN in amperes: 1.2 A ± 0.6 A, a 2 s sine (a slowly varying load)."""
+    return 1.2 + 0.6 * math.sin(2 * math.pi * t / 2.0)
+
+
+def exact_energy(t0: float, t1: float, volts: float, step: float) -> float:
+    """Integral of volts x the profile as the test wrote it: held constant for each ``step``."""
+    total = 0.0
+    for k in range(math.floor(t0 / step), math.floor(t1 / step) + 1):
+        start, end = max(k * step, t0), min((k + 1) * step, t1)
+        if end > start:
+            total += volts * round(profile(k * step) * 1000) / 1000 * (end - start)
+    return total
+
+
+def test_energy_counter_matches_the_exact_integral(tmp_path) -> None:
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")
+    chip = (orin.sysfs / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1").resolve()
+    volts = int((chip / "in1_input").read_text()) / 1000
+    step = 0.01  # the "sensor" changes every 10 ms: faster than the 10 Hz sampler
+    origin = time.monotonic()
+    done = threading.Event()
+
+    def drive() -> None:
+        while not done.is_set():
+            t = time.monotonic() - origin
+            k = math.floor(t / step)
+            tmp = chip / "curr1_input.tmp"
+            tmp.write_text(f"{round(profile(k * step) * 1000)}\n")
+            tmp.replace(chip / "curr1_input")
+            done.wait(max((k + 1) * step + origin - time.monotonic(), 0))
+
+    port = free_port()
+    roots = ["--sysfs", str(orin.sysfs), "--procfs", str(orin.procfs)]
+    only_ina = ["--collector.disable-defaults", "--collector.ina3221", "--sample-hz", "10"]
+    cmd = exporter_cmd("--listen", f"127.0.0.1:{port}", *roots, *only_ina)
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        with running(cmd, port):
+            url = f"http://127.0.0.1:{port}/metrics"
+
+            def read() -> tuple[float, float]:
+                before = time.monotonic()
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    body = r.read().decode()
+                at = (before + time.monotonic()) / 2 - origin
+                return at, value(samples(body), "edge_energy_joules_total", rail="VDD_IN")
+
+            time.sleep(1.0)
+            t0, e0 = read()
+            time.sleep(4.0)  # two full periods of the profile
+            t1, e1 = read()
+    finally:
+        done.set()
+        driver.join()
+    expected = exact_energy(t0, t1, volts, step)
+    print(f"energy {e1 - e0:.4f} J, exact {expected:.4f} J, error {(e1 - e0) / expected - 1:+.3%}")
+    assert e1 - e0 == pytest.approx(expected, rel=0.01), (e1 - e0, expected)
