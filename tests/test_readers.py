@@ -86,3 +86,17 @@ def test_throttled_bits(mask: int, now: set[str], since_boot: set[str]) -> None:
     state = Throttled(mask)
     assert {c for c in ALL if state.flag(c, since_boot=False)} == now
     assert {c for c in ALL if state.flag(c, since_boot=True)} == since_boot
+
+
+def test_cpu_share_is_process_time_over_busy_time_per_window() -> None:
+    from exporter.collectors.process import CpuShare
+    from exporter.sensors.process import ProcessGroup
+
+    share = CpuShare()
+    assert share.update(0.0, 100.0, [ProcessGroup("ollama", 1, 10.0, 0)]) == {}  # first reading
+    assert share.update(0.5, 101.0, [ProcessGroup("ollama", 1, 10.5, 0)]) == {}  # window < 1 s
+    got = share.update(2.0, 104.0, [ProcessGroup("ollama", 1, 13.0, 0)])  # 3 s of 4 busy seconds
+    assert got == {"ollama": pytest.approx(0.75)}
+    assert share.update(2.2, 110.0, [ProcessGroup("ollama", 1, 19.0, 0)]) == got  # too soon: reused
+    # a matching process exited: its time left the sum; the share is 0, never negative
+    assert share.update(3.5, 112.0, [ProcessGroup("ollama", 0, 0.0, 0)]) == {"ollama": 0.0}
