@@ -27,3 +27,15 @@ def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
     for name in ("node_exporter", "edgemeter"):
         assert figures[name]["median_ms"] > 0 and figures[name]["rss_mb"] > 0
         assert figures[name]["body_bytes_gzip"] > 1000
+
+
+def test_sampler_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "sampler.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "sampler.py"), "--seconds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert set(figures) >= {"ina3221 hwmon (Orin, 3 rails)", "pmic (Pi 5, vcgencmd, 2 Hz cap)"}
+    assert "% of a core" in done.stdout

@@ -17,7 +17,9 @@ SOURCE = "pmic"
 class PmicCollector(PowerCollector):
     name = "pmic"
     default_enabled = False  # on by the Raspberry Pi board profile
-    max_sample_hz = 5.0  # each sample starts vcgencmd (a few ms on a Pi 5)
+    # Each sample starts vcgencmd (fork + exec + a firmware mailbox call): at 2 Hz that costs about
+    # 0.5 % of a core (benchmarks/sampler.py); faster would make the monitor perturb the board.
+    max_sample_hz = 2.0
     help = "Raspberry Pi 5 PMIC rail power (vcgencmd pmic_read_adc)"
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""CPU cost of the power sampler: the exporter idling with only a power collector on, no scrapes.
+
+For each source (Jetson Orin INA3221 hwmon, Jetson Nano INA3221 iio, Pi 5 PMIC through a
+vcgencmd stand-in that forks like the real one), the exporter runs for --seconds with
+``--sample-hz``; its CPU time (children included: vcgencmd runs) minus that of an exporter
+with no power collector over the same time is the sampler's cost. Prints CPU seconds per hour
+and percent of one core; target < 1 % of one core at 10 Hz.
+
+usage: .venv/bin/python benchmarks/sampler.py [--seconds 20] [--sample-hz 10] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from boardtrees import BOARDS  # noqa: E402 - the same fixture trees the tests use
+
+CASES = {
+    "idle (no power collector)": ("jetson_orin", "meminfo"),
+    "ina3221 hwmon (Orin, 3 rails)": ("jetson_orin", "ina3221"),
+    "ina3221 iio (Nano, 3 rails)": ("jetson_nano", "ina3221"),
+    "pmic (Pi 5, vcgencmd, 2 Hz cap)": ("pi5", "pmic"),
+}
+TARGET_PERCENT = 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    f = stat[stat.rfind(")") + 2 :].split()
+    return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def measure(tree, collector: str, seconds: float, hz: float) -> float:
+    port = free_port()
+    roots = ["--sysfs", str(tree.sysfs), "--procfs", str(tree.procfs)]
+    only = ["--collector.disable-defaults", f"--collector.{collector}", "--sample-hz", str(hz)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "exporter",
+        "--listen",
+        f"127.0.0.1:{port}",
+        *roots,
+        *only,
+        "--log-level",
+        "error",
+    ]
+    if tree.vcgencmd:
+        cmd += ["--vcgencmd", str(tree.vcgencmd)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(1.0)  # past start-up
+        start = cpu_seconds(proc.pid)
+        time.sleep(seconds)
+        return cpu_seconds(proc.pid) - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--sample-hz", type=float, default=10.0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        idle = None
+        for label, (board, collector) in CASES.items():
+            tree = BOARDS[board](Path(tmp) / f"{board}-{collector}")
+            used = measure(tree, collector, args.seconds, args.sample_hz)
+            if idle is None:
+                idle = used
+                net = used
+            else:
+                net = max(used - idle, 0.0)
+            per_second = net / args.seconds
+            results[label] = {"cpu_s_per_hour": per_second * 3600, "percent_of_core": per_second * 100}
+    print(f"power sampler at {args.sample_hz:g} Hz, {args.seconds:g} s per case, no scrapes")
+    print(f"{'source':34}{'CPU s/hour':>12}{'% of a core':>13}")
+    for label, r in results.items():
+        print(f"{label:34}{r['cpu_s_per_hour']:>12.1f}{r['percent_of_core']:>13.3f}")
+    worst = max(r["percent_of_core"] for k, r in results.items() if not k.startswith("idle"))
+    print(f"target: < {TARGET_PERCENT:g} % of one core -> {'met' if worst < TARGET_PERCENT else 'MISSED'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
