@@ -10,7 +10,6 @@ from exporter.collectors.cpufreq import CpufreqCollector
 from exporter.collectors.firmware_clock import FirmwareClockCollector
 from exporter.collectors.gpu_load import GpuLoadCollector
 from exporter.collectors.hwmon import HwmonCollector
-from exporter.collectors.hwmon_power import HwmonPowerCollector
 from exporter.collectors.ina3221 import Ina3221Collector
 from exporter.collectors.loadavg import LoadavgCollector
 from exporter.collectors.meminfo import MeminfoCollector
@@ -38,7 +37,6 @@ COLLECTORS: dict[str, type[Collector]] = {
         PressureCollector,
         ProcessCollector,
         Ina3221Collector,
-        HwmonPowerCollector,
         RaplCollector,
         PmicCollector,
         NvmlCollector,

@@ -1,9 +1,14 @@
-"""hwmon chips: temperatures, fan speeds, fan duty and under-voltage alarms.
+"""hwmon chips: temperatures, fan speeds, fan duty, under-voltage alarms, power and energy.
+
+One collector reads all of them in a single scan of the chips, because each scan costs a
+listdir per chip and a file per reading on the board being measured. Power (``power*_input``,
+an INA219/INA226 HAT, USB-PD chips) is also read by the power sampler and integrated into
+``edge_energy_joules_total``; ``energy*_input`` is the hardware's own counter, served as is.
 
 Labels: ``chip`` is the driver's name (``coretemp``, ``pwmfan``), ``hwmon`` the class-relative
 directory (two coretemp packages differ only there), ``channel`` the attribute stem (``temp2``),
-and ``sensor``/``fan`` the driver's label where it has one, else the channel — so a user reads
-"coretemp Core 0", and two channels with the same label stay distinct series.
+and ``sensor``/``fan``/``rail`` the driver's label where it has one, else the channel — so a
+user reads "coretemp Core 0", and two channels with the same label stay distinct series.
 """
 
 from __future__ import annotations
@@ -11,20 +16,39 @@ from __future__ import annotations
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporter.collectors import families
-from exporter.collectors.base import Collector, require
-from exporter.sensors.hwmon import read_chips
+from exporter.collectors.base import require
+from exporter.collectors.power_base import PowerCollector
+from exporter.sensors.hwmon import Chip, read_chips
+from exporter.sensors.power import PowerReading
 from exporter.sensors.sysfs import ReadLog
 
-KINDS = ("temp", "fan", "pwm", "lcrit_alarm")
+KINDS = ("temp", "fan", "pwm", "lcrit_alarm", "power", "energy")
+SOURCE = "hwmon"
 
 
-class HwmonCollector(Collector):
+def _power(chips: list[Chip]) -> list[PowerReading]:
+    return [
+        PowerReading(
+            r.label or r.channel,
+            SOURCE,
+            r.value,
+            extra=(("chip", c.name), ("hwmon", c.hwmon), ("channel", r.channel)),
+        )
+        for c in chips
+        for r in c.readings.get("power", ())
+    ]
+
+
+class HwmonCollector(PowerCollector):
     name = "hwmon"
-    help = "hwmon temperatures, fans, fan duty and under-voltage alarms (class/hwmon)"
+    help = "hwmon temperatures, fans, fan duty, under-voltage alarms, power and energy (class/hwmon)"
+
+    def read_power(self, rlog: ReadLog) -> list[PowerReading]:
+        return _power(require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class"))
 
     def update(self, rlog: ReadLog) -> list[Metric]:
         chips = require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class")
-        temps = families.temperature()
+        temps, energy = families.temperature(), families.energy()
         rpm = GaugeMetricFamily(
             "edge_fan_speed_rpm", "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver)."
         )
@@ -37,7 +61,7 @@ class HwmonCollector(Collector):
             where = {"chip": chip.name, "hwmon": chip.hwmon}
             for r in chip.readings.get("temp", ()):
                 families.add(
-                    temps, r.value, sensor=r.label or r.channel, source="hwmon", channel=r.channel, **where
+                    temps, r.value, sensor=r.label or r.channel, source=SOURCE, channel=r.channel, **where
                 )
             for r in chip.readings.get("fan", ()):
                 families.add(rpm, r.value, fan=r.label or r.channel, channel=r.channel, **where)
@@ -46,4 +70,9 @@ class HwmonCollector(Collector):
                 families.add(duty, r.value, fan=fan, channel=r.channel, **where)
             for r in chip.readings.get("lcrit_alarm", ()):
                 families.add(alarm, r.value, channel=r.channel, **where)
-        return [temps, rpm, duty, alarm]
+            for r in chip.readings.get("energy", ()):
+                families.add(
+                    energy, r.value, rail=r.label or r.channel, source=SOURCE, channel=r.channel, **where
+                )
+        power = self.power_families(_power(chips))  # watts, then the sampler's integrated energy
+        return [temps, rpm, duty, alarm, energy, *power]
