@@ -9,11 +9,11 @@ from typing import ClassVar, TypeVar
 from prometheus_client.core import Metric
 
 from exporter.config import Config
+from exporter.sensors import NoData
 from exporter.sensors.sysfs import ReadLog
+from exporter.sensors.vcgencmd import Vcgencmd
 
-
-class NoData(Exception):
-    """This board has no sensor of this class (no hwmon, no vcgencmd...): DEBUG, not an error."""
+__all__ = ["Collector", "NoData", "require"]
 
 
 class Collector(ABC):
@@ -34,6 +34,10 @@ class Collector(ABC):
     @abstractmethod
     def update(self, rlog: ReadLog) -> Iterable[Metric]:
         """Read the sensors now and return this scrape's metric families."""
+
+    def vcgencmd(self) -> Vcgencmd:
+        """The Pi firmware tool as configured (raises NoData from its calls when absent)."""
+        return Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout)
 
 
 T = TypeVar("T")

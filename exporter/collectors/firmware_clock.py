@@ -9,9 +9,8 @@ from __future__ import annotations
 from prometheus_client.core import Metric
 
 from exporter.collectors import families
-from exporter.collectors.base import Collector, NoData
+from exporter.collectors.base import Collector
 from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import Vcgencmd, VcgencmdUnavailable
 
 
 class FirmwareClockCollector(Collector):
@@ -20,10 +19,7 @@ class FirmwareClockCollector(Collector):
     help = "ARM clock measured by the Pi firmware (vcgencmd measure_clock arm)"
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        try:
-            hertz = Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout).arm_clock_hertz()
-        except VcgencmdUnavailable as exc:
-            raise NoData(str(exc)) from exc
+        hertz = self.vcgencmd().arm_clock_hertz()
         current = families.cpu_frequency()
         families.add(current, hertz, cpu="", source="firmware")
         return [current]

@@ -5,11 +5,9 @@ and USB/peripheral draw and regulator losses are not in it."""
 
 from __future__ import annotations
 
-from exporter.collectors.base import NoData
 from exporter.collectors.power_base import PowerCollector
 from exporter.sensors.power import PowerReading
 from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import Vcgencmd, VcgencmdUnavailable
 
 SOURCE = "pmic"
 
@@ -23,10 +21,7 @@ class PmicCollector(PowerCollector):
     help = "Raspberry Pi 5 PMIC rail power (vcgencmd pmic_read_adc)"
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
-        try:
-            rails = Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout).pmic_rails()
-        except VcgencmdUnavailable as exc:
-            raise NoData(str(exc)) from exc
+        rails = self.vcgencmd().pmic_rails()
         readings: list[PowerReading] = []
         for r in rails:
             if r.volts is not None and r.amperes is not None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, NoData
+from exporter.collectors.base import Collector
 from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import THROTTLE_BITS, Vcgencmd, VcgencmdUnavailable
+from exporter.sensors.vcgencmd import THROTTLE_BITS
 
 
 class ThrottledCollector(Collector):
@@ -19,10 +19,7 @@ class ThrottledCollector(Collector):
     help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        try:
-            state = Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout).throttled()
-        except VcgencmdUnavailable as exc:
-            raise NoData(str(exc)) from exc
+        state = self.vcgencmd().throttled()
         flags = GaugeMetricFamily(
             "edge_throttled",
             "Firmware throttling flag, 0/1 (vcgencmd get_throttled bits 0-3 now, 16-19 since boot).",

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from exporter.sensors import NoData
+
 # get_throttled bits: (bit now, bit since boot) -> condition
 THROTTLE_BITS = {
     "under_voltage": (0, 16),
@@ -51,7 +53,7 @@ def parse_pmic_adc(text: str) -> list[PmicRail]:
     return [PmicRail(r, volts.get(r), amps.get(r)) for r in order]
 
 
-class VcgencmdUnavailable(Exception):
+class VcgencmdUnavailable(NoData):
     """No vcgencmd on this machine (or not configured): a no-data condition."""
 
 
