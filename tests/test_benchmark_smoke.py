@@ -19,8 +19,10 @@ def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--scrapes", "20", "--json", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "node_exporter" in done.stdout and "median ratio" in done.stdout
     figures = json.loads(out.read_text())
@@ -33,8 +35,10 @@ def test_sampler_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "sampler.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "sampler.py"), "--seconds", "1", "--json", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
     assert set(figures) >= {"ina3221 hwmon (Orin, 3 rails)", "pmic (Pi 5, vcgencmd, 2 Hz cap)"}

@@ -85,12 +85,31 @@ class FakeNvml:
 
 def gpus() -> list[dict]:
     return [
-        {"name": b"NVIDIA H100 80GB HBM3", "uuid": "GPU-aaaa", "power_mw": 72500, "energy_mj": 987654321,
-         "temp": 34, "util": 87, "mem_used": 2 * 1024**3, "mem_total": 80 * 1024**3, "sm_mhz": 1980,
-         "procs": [(812, 1024**3), (901, 512 * 1024**2)]},
-        {"name": "Quadro P2000", "uuid": "GPU-bbbb", "power_mw": 18250, "energy_mj": None, "temp": 41,
-         "util": 5, "mem_used": 100 * 1024**2, "mem_total": 5 * 1024**3, "sm_mhz": None, "procs": []},
-    ]  # fmt: skip
+        {
+            "name": b"NVIDIA H100 80GB HBM3",
+            "uuid": "GPU-aaaa",
+            "power_mw": 72500,
+            "energy_mj": 987654321,
+            "temp": 34,
+            "util": 87,
+            "mem_used": 2 * 1024**3,
+            "mem_total": 80 * 1024**3,
+            "sm_mhz": 1980,
+            "procs": [(812, 1024**3), (901, 512 * 1024**2)],
+        },
+        {
+            "name": "Quadro P2000",
+            "uuid": "GPU-bbbb",
+            "power_mw": 18250,
+            "energy_mj": None,
+            "temp": 41,
+            "util": 5,
+            "mem_used": 100 * 1024**2,
+            "mem_total": 5 * 1024**3,
+            "sm_mhz": None,
+            "procs": [],
+        },
+    ]
 
 
 def test_gpu_metrics_in_base_units(pi5) -> None:

@@ -75,10 +75,15 @@ def test_hwmon_power_and_energy(orin) -> None:
     """An INA219-style chip (common Pi power HATs) and an energy counter chip, as hwmon."""
     write_tree(
         orin.sysfs,
-        {"class/hwmon/hwmon7/name": "ina219\n", "class/hwmon/hwmon7/power1_input": "2350000\n",
-         "class/hwmon/hwmon7/in1_input": "5120\n", "class/hwmon/hwmon8/name": "amd_energy\n",
-         "class/hwmon/hwmon8/energy1_input": "123456789\n", "class/hwmon/hwmon8/energy1_label": "Esocket0\n"},
-    )  # fmt: skip
+        {
+            "class/hwmon/hwmon7/name": "ina219\n",
+            "class/hwmon/hwmon7/power1_input": "2350000\n",
+            "class/hwmon/hwmon7/in1_input": "5120\n",
+            "class/hwmon/hwmon8/name": "amd_energy\n",
+            "class/hwmon/hwmon8/energy1_input": "123456789\n",
+            "class/hwmon/hwmon8/energy1_label": "Esocket0\n",
+        },
+    )
     data = samples(make_scraper(board_config(orin))())
     assert value(data, "edge_power_watts", source="hwmon", chip="ina219", rail="power1") == 2.35
     assert value(data, "edge_energy_joules_total", source="hwmon", rail="Esocket0") == 123.456789
@@ -111,8 +116,12 @@ def test_rapl_skips_the_mmio_duplicate_and_labels_zones(x86) -> None:
     zones = {
         dict(k)["zone"]: dict(k)["rail"] for k in select(data, "edge_energy_joules_total", source="rapl")
     }
-    assert zones == {"intel-rapl:0": "package-0", "intel-rapl:0:0": "core", "intel-rapl:0:1": "uncore",
-                     "intel-rapl:1": "psys"}  # fmt: skip
+    assert zones == {
+        "intel-rapl:0": "package-0",
+        "intel-rapl:0:0": "core",
+        "intel-rapl:0:1": "uncore",
+        "intel-rapl:1": "psys",
+    }
 
 
 def test_rapl_concurrent_scrapes_never_invent_a_wrap(x86) -> None:

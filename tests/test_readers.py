@@ -32,17 +32,23 @@ def test_shared_cpufreq_policies_fan_out_to_their_cpus(orin) -> None:
         assert f.max_hertz == int((policy / "cpuinfo_max_freq").read_text()) * 1000
 
 
-@pytest.mark.parametrize(("text", "cpus"), [("0-3", ["0", "1", "2", "3"]), ("0 1 4", ["0", "1", "4"]),
-                                            ("0-1,6", ["0", "1", "6"]), ("", [])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [("0-3", ["0", "1", "2", "3"]), ("0 1 4", ["0", "1", "4"]), ("0-1,6", ["0", "1", "6"]), ("", [])],
+)
 def test_cpu_lists(text: str, cpus: list[str]) -> None:
     assert parse_cpu_list(text) == cpus
 
 
 @pytest.mark.parametrize(
     ("board", "family", "soc"),
-    [("pi5", "raspberry_pi", "brcm,bcm2712"), ("jetson_orin", "jetson", "nvidia,tegra234"),
-     ("jetson_nano", "jetson", "nvidia,tegra210"), ("x86_laptop", "x86", None)],
-)  # fmt: skip
+    [
+        ("pi5", "raspberry_pi", "brcm,bcm2712"),
+        ("jetson_orin", "jetson", "nvidia,tegra234"),
+        ("jetson_nano", "jetson", "nvidia,tegra210"),
+        ("x86_laptop", "x86", None),
+    ],
+)
 def test_board_detection(tmp_path, board: str, family: str, soc: str | None) -> None:
     tree = BOARDS[board](tmp_path / board)
     found = detect(str(tree.sysfs), str(tree.procfs))

@@ -1,0 +1,3 @@
+"""edgemeter's prompt runner: prompts in, per-prompt tokens, latencies and energy out."""
+
+__version__ = "0.1.0"

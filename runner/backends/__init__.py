@@ -1,0 +1,1 @@
+"""Backends, one module each behind :class:`runner.backends.base.Backend`."""

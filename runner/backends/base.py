@@ -1,0 +1,83 @@
+"""The one streaming interface every backend implements.
+
+``stream`` yields the generated text piece by piece as the engine produces it (so the runner
+can time the first token and each one after it) and *returns* the engine's own figures as
+:class:`EngineStats` when it ends. Figures an engine does not give stay None: the runner then
+uses its own measurements and the results say which was used.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+
+class BackendError(Exception):
+    """The engine failed on this prompt: recorded as that prompt's error, the run goes on."""
+
+
+class BackendUnavailable(Exception):
+    """The engine cannot be reached or loaded at start: one line, exit status 3."""
+
+
+class ModelMissing(Exception):
+    """The model is not there (an Ollama model not pulled, a GGUF path that does not exist): exit 2."""
+
+
+@dataclass(frozen=True)
+class Options:
+    max_tokens: int = 128
+    temperature: float = 0.0
+    seed: int = 42
+    ctx: int = 2048
+    threads: int | None = None
+
+
+@dataclass
+class EngineStats:
+    """What the engine itself reports for one prompt, in seconds and tokens."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    prefill_seconds: float | None = None
+    decode_seconds: float | None = None
+    decode_tokens: int | None = None  # tokens decode_seconds covers, where not output_tokens (llama.cpp)
+    load_seconds: float | None = None  # load time the engine counted inside this request
+    cached_prompt: bool = False  # Ollama omits prompt_eval_count when the prompt was cached
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    digest: str | None = None
+    size_bytes: int | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    name: str
+
+    def __init__(self, model: str, host: str, options: Options) -> None:
+        self.model = model
+        self.host = host
+        self.options = options
+
+    @abstractmethod
+    def start(self) -> float:
+        """Reach the engine and load the model; returns the load seconds (reported on their own,
+        never mixed into the first prompt). Raises BackendUnavailable or ModelMissing."""
+
+    @abstractmethod
+    def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
+        """Generate, yielding text pieces; returns the engine's figures. Raises BackendError."""
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.model)
+
+    def version(self) -> str | None:
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the engine (free the model)."""

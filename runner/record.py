@@ -1,0 +1,146 @@
+"""One prompt's measurements: the runner's own clock readings combined with the engine's figures.
+
+Definitions (also in docs/metrics.md, because tools disagree on them):
+
+- ``started_at``: wall clock just before the request is handed to the engine.
+- ``ttft_seconds``: from ``started_at`` to the first non-empty piece of text, measured by the
+  runner (Ollama has no such field): request overhead + prompt processing + the first token.
+- ``request_duration_seconds``: ``started_at`` to the end of the stream.
+- ``prefill_seconds`` / ``decode_seconds``: the engine's prompt-eval and eval times where it
+  reports them (Ollama ``*_duration``, llama.cpp perf counters, llama-server ``timings``); else
+  the runner's: TTFT, and first piece to end of stream.
+- ``decode_tokens_per_second``: tokens decoded / decode seconds from the engine (Ollama
+  eval_count / eval_duration; llama.cpp n_eval / t_eval, one fewer than generated because the
+  last sampled token is never decoded); the runner's own
+  figure is (pieces - 1) / (last piece - first piece), i.e. tokens after the first over the time
+  after the first.
+- ``mean_itl_seconds``: mean gap between consecutive pieces, the first excluded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runner.backends.base import EngineStats
+
+
+class Clock:
+    """Wall-clock timestamps that never jump: one time.time() anchor plus monotonic offsets."""
+
+    def __init__(self) -> None:
+        self.wall0 = time.time()
+        self.mono0 = time.monotonic()
+
+    def now(self) -> float:
+        return self.wall0 + (time.monotonic() - self.mono0)
+
+
+@dataclass
+class Timing:
+    """Clock readings the runner takes around one streamed generation."""
+
+    started_at: float
+    piece_times: list[float] = field(default_factory=list)
+    ended_at: float | None = None
+    text: list[str] = field(default_factory=list)
+
+    def piece(self, at: float, text: str) -> None:
+        self.piece_times.append(at)
+        self.text.append(text)
+
+
+@dataclass
+class PromptRecord:
+    run_id: str
+    prompt_id: str
+    repetition: int
+    warmup: bool
+    backend: str
+    model: str
+    prompt: str
+    response: str
+    status: str  # ok, error, interrupted
+    error: str | None
+    started_at: float
+    first_token_at: float | None
+    ended_at: float | None
+    ttft_seconds: float | None
+    request_duration_seconds: float | None
+    prefill_seconds: float | None
+    decode_seconds: float | None
+    decode_tokens_per_second: float | None
+    mean_itl_seconds: float | None
+    load_seconds: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_prompt: bool = False
+    sources: dict[str, str] = field(default_factory=dict)  # figure -> "engine" or "runner"
+    energy_joules: float | None = None
+    energy_rail: str | None = None
+    energy_by_rail: dict[str, float] = field(default_factory=dict)
+    system: str | None = None
+    expected: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pick(engine: float | int | None, own: float | int | None, name: str, sources: dict[str, str]) -> Any:
+    if engine is not None:
+        sources[name] = "engine"
+        return engine
+    if own is not None:
+        sources[name] = "runner"
+    return own
+
+
+def measure(
+    timing: Timing,
+    stats: EngineStats | None,
+    base: dict[str, Any],
+    status: str = "ok",
+    error: str | None = None,
+) -> PromptRecord:
+    """Combine clock readings and engine figures into one record (``base``: ids, prompt, ...)."""
+    stats = stats or EngineStats()
+    times = timing.piece_times
+    first = times[0] if times else None
+    end = timing.ended_at
+    sources: dict[str, str] = {}
+    ttft = first - timing.started_at if first is not None else None
+    own_decode = end - first if first is not None and end is not None else None
+    prefill = _pick(stats.prefill_seconds, ttft, "prefill_seconds", sources)
+    decode = _pick(stats.decode_seconds, own_decode, "decode_seconds", sources)
+    output = _pick(stats.output_tokens, len(times) if status == "ok" else None, "output_tokens", sources)
+    decoded = stats.decode_tokens if stats.decode_tokens is not None else stats.output_tokens
+    if stats.decode_seconds and decoded:
+        rate = decoded / stats.decode_seconds
+        sources["decode_tokens_per_second"] = "engine"
+    elif len(times) > 1 and times[-1] > times[0]:
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        sources["decode_tokens_per_second"] = "runner"
+    else:
+        rate = None
+    itl = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
+    return PromptRecord(
+        **base,
+        response="".join(timing.text),
+        status=status,
+        error=error,
+        started_at=timing.started_at,
+        first_token_at=first,
+        ended_at=end,
+        ttft_seconds=ttft,
+        request_duration_seconds=end - timing.started_at if end is not None else None,
+        prefill_seconds=prefill,
+        decode_seconds=decode,
+        decode_tokens_per_second=rate,
+        mean_itl_seconds=itl,
+        load_seconds=stats.load_seconds,
+        input_tokens=stats.input_tokens,
+        output_tokens=output,
+        cached_prompt=stats.cached_prompt,
+        sources=sources,
+    )
