@@ -16,5 +16,5 @@ class Config:
     sysfs: str = DEFAULT_SYSFS
     procfs: str = DEFAULT_PROCFS
     vcgencmd: str | None = None  # resolved executable path, None when absent
-    vcgencmd_timeout: float = 1.0
+    vcgencmd_timeout: float = 0.3
     processes: tuple[str, ...] = ()  # --process regular expressions

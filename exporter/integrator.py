@@ -49,6 +49,11 @@ class SourceStats:
     samples: int = 0
     errors: int = 0
     next_due: float = 0.0
+    integrable: bool = True  # the last sample had a rail to integrate (assumed until the first)
+    latest: tuple[float, list[PowerReading]] | None = None  # (when, readings) of the last good sample
+
+
+IDLE_RETRY = 30.0  # seconds between reads of a source that has nothing to integrate (yet)
 
 
 class Integrator:
@@ -73,6 +78,14 @@ class Integrator:
     def period(self, source: str) -> float:
         return self._periods[source]
 
+    def latest(self, source: str) -> list[PowerReading] | None:
+        """The last sample's readings if taken within two periods (for slow sources, so a scrape
+        need not start vcgencmd again), else None."""
+        got = self.stats[source].latest
+        if got is None or self.clock() - got[0] > 2 * self._periods[source]:
+            return None
+        return got[1]
+
     def max_gap(self, source: str) -> float:
         """Longest gap integrated across; a sensor silent for longer restarts from its next reading."""
         return max(5 * self._periods[source], 2.0)
@@ -90,6 +103,9 @@ class Integrator:
         now = self.clock()
         stats.samples += 1
         stats.errors += len(rlog.errors)
+        stats.integrable = any(r.integrate and r.watts is not None for r in readings)
+        if readings:
+            stats.latest = (now, readings)
         gap = self.max_gap(source.name)
         with self._lock:
             rails = self._rails[source.name]
@@ -130,7 +146,7 @@ class Integrator:
                 stats = self.stats[s.name]
                 if now >= stats.next_due:
                     self.sample(s)
-                    period = self._periods[s.name]
+                    period = self._periods[s.name] if stats.integrable else IDLE_RETRY
                     # keep the grid; after a stall skip missed slots instead of bursting
                     stats.next_due = max(stats.next_due + period, self.clock())
             wake = min(self.stats[s.name].next_due for s in self.sources)

@@ -11,7 +11,6 @@ from exporter.sensors.identity import Identity
 
 FAMILY = "jetson"
 DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False}
-INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
 
 
 def matches(identity: Identity) -> bool:

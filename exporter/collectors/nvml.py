@@ -34,8 +34,9 @@ class NvmlCollector(PowerCollector):
         super().__init__(config)
         self.nvml = nvml or Nvml()
 
-    def _gpus(self, rlog: ReadLog) -> list[Gpu]:
-        return require(self.nvml.read(rlog), "no NVML or no NVIDIA GPU")
+    def _gpus(self, rlog: ReadLog, full: bool = True) -> list[Gpu]:
+        gpus = self.nvml.read(rlog, full=full, processes=full and bool(self.config.processes))
+        return require(gpus, "no NVML or no NVIDIA GPU")
 
     @staticmethod
     def _power(gpus: list[Gpu]) -> list[PowerReading]:
@@ -45,14 +46,14 @@ class NvmlCollector(PowerCollector):
                 SOURCE,
                 g.power_watts,
                 extra=(("gpu", str(g.index)),),
-                integrate=g.energy_joules is None,
+                integrate=not g.has_energy_counter,
             )
             for g in gpus
             if g.power_watts is not None
         ]
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
-        return self._power(self._gpus(rlog))
+        return self._power(self._gpus(rlog, full=False))
 
     def update(self, rlog: ReadLog) -> list[Metric]:
         gpus = self._gpus(rlog)

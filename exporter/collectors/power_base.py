@@ -14,8 +14,8 @@ from typing import ClassVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.collectors import families
-from exporter.collectors.base import Collector
-from exporter.integrator import Integrator
+from exporter.collectors.base import Collector, NoData
+from exporter.integrator import IDLE_RETRY, Integrator
 from exporter.sensors.power import PowerReading
 from exporter.sensors.sysfs import ReadLog
 
@@ -29,7 +29,20 @@ class PowerCollector(Collector):
         """Read every rail now (raises NoData when the board has none); also the sampler's step."""
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        return self.power_families(self.read_power(rlog))
+        if self.max_sample_hz is not None and self.integrator is not None:
+            # a slow source (vcgencmd): serve the sampler's reading, at most two periods old
+            cached = self.integrator.latest(self.name)
+            if cached is not None:
+                return self.power_families(cached)
+        try:
+            readings = self.read_power(rlog)
+        except Exception as exc:
+            if self.integrator is None or isinstance(exc, NoData):
+                raise
+            # the counters must stay continuous: the runner reads them at prompt edges
+            rlog.error(self.name, f"scrape-time read failed: {exc}")
+            return self.sampler_families()
+        return self.power_families(readings)
 
     def power_families(self, readings: list[PowerReading]) -> list[Metric]:
         """Watts, volts and amperes of ``readings``, then the sampler's energy and health."""
@@ -56,7 +69,8 @@ class PowerCollector(Collector):
             "Rate the sampler reads this power source at.",
             labels=["collector"],
         )
-        rate.add_metric([self.name], 1 / self.integrator.period(self.name))
+        period = self.integrator.period(self.name) if stats.integrable else IDLE_RETRY
+        rate.add_metric([self.name], 1 / period)
         samples = CounterMetricFamily(
             "edge_power_samples_total", "Power samples the sampler took of this source.", labels=["collector"]
         )

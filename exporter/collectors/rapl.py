@@ -47,8 +47,11 @@ class RaplCollector(Collector):
                 if z.energy_uj is None:
                     continue
                 last = self._last.get(z.zone)
-                if last is not None and z.energy_uj < last and z.max_energy_range_uj:
-                    self._offset[z.zone] = self._offset.get(z.zone, 0) + z.max_energy_range_uj
+                top = z.max_energy_range_uj
+                # a wrap goes from the top half of the range to the bottom half; any other drop is
+                # a zone that was recreated (module reload): served as a counter reset, not +262 kJ
+                if last is not None and z.energy_uj < last and top and last > top // 2 > z.energy_uj:
+                    self._offset[z.zone] = self._offset.get(z.zone, 0) + top
                 self._last[z.zone] = z.energy_uj
                 joules = (z.energy_uj + self._offset.get(z.zone, 0)) / 1e6
                 families.add(energy, joules, rail=z.name, source="rapl", zone=z.zone)

@@ -41,6 +41,7 @@ class Gpu:
     memory_total_bytes: float | None = None
     sm_clock_hertz: float | None = None
     processes: tuple[GpuProcess, ...] = ()
+    has_energy_counter: bool = False  # decided once per GPU: integrate its power only when False
 
 
 def _import_pynvml() -> ModuleType | None:
@@ -61,6 +62,9 @@ class Nvml:
         self._loader = loader
         self._ready: bool | None = None  # None: not tried yet
         self._lock = threading.Lock()
+        # gpu index -> has a total-energy counter; decided at the first definite answer and kept,
+        # so one failed read can never switch a GPU between counter and integration (two series)
+        self._counter: dict[int, bool] = {}
 
     def _init(self) -> Any | None:
         with self._lock:
@@ -79,38 +83,64 @@ class Nvml:
                         self._ready = False
             return self._module if self._ready else None
 
-    def read(self, rlog: ReadLog) -> list[Gpu] | None:
-        """All GPUs now; None when NVML is not usable on this machine."""
+    def read(self, rlog: ReadLog, full: bool = True, processes: bool = False) -> list[Gpu] | None:
+        """All GPUs now; None when NVML is not usable on this machine. ``full=False`` reads only
+        power and energy (the sampler's 10 Hz read); ``processes`` adds the compute processes.
+        A GPU that cannot be read (lost, no permission) is dropped and counted, not the scrape."""
         nv = self._init()
         if nv is None:
             return None
-        count = nv.nvmlDeviceGetCount()
-        return [self._read_gpu(nv, i, rlog) for i in range(count)] if count else None
+        try:
+            count = nv.nvmlDeviceGetCount()
+        except nv.NVMLError as exc:
+            rlog.error("nvml device count", str(exc))
+            return []
+        gpus = []
+        for i in range(count):
+            try:
+                gpus.append(self._read_gpu(nv, i, rlog, full, processes))
+            except nv.NVMLError as exc:
+                rlog.error(f"nvml gpu{i}", str(exc))
+        return gpus if count else None
 
-    def _read_gpu(self, nv: Any, index: int, rlog: ReadLog) -> Gpu:
+    def _read_gpu(self, nv: Any, index: int, rlog: ReadLog, full: bool, processes: bool) -> Gpu:
         handle = nv.nvmlDeviceGetHandleByIndex(index)
+        unsupported: set[str] = set()
 
         def field(what: str, call: Callable[[], Any], convert: Callable[[Any], Any] = lambda v: v) -> Any:
             try:
                 return convert(call())
             except nv.NVMLError as exc:
-                if getattr(exc, "value", None) != nv.NVML_ERROR_NOT_SUPPORTED:
+                if getattr(exc, "value", None) == nv.NVML_ERROR_NOT_SUPPORTED:
+                    unsupported.add(what)
+                else:
                     rlog.error(f"nvml gpu{index} {what}", str(exc))
                 return None
+
+        power = field("power", lambda: nv.nvmlDeviceGetPowerUsage(handle), lambda mw: mw / 1000)
+        energy = None
+        if self._counter.get(index, True):
+            energy = field(
+                "energy", lambda: nv.nvmlDeviceGetTotalEnergyConsumption(handle), lambda mj: mj / 1000
+            )
+            if index not in self._counter and (energy is not None or "energy" in unsupported):
+                self._counter[index] = energy is not None
+        if not full:
+            return Gpu(index, None, None, power, energy, has_energy_counter=self._counter.get(index, True))
 
         def text(v: Any) -> str:
             return v.decode() if isinstance(v, bytes) else str(v)
 
         memory = field("memory", lambda: nv.nvmlDeviceGetMemoryInfo(handle))
-        procs = field("processes", lambda: nv.nvmlDeviceGetComputeRunningProcesses(handle)) or []
+        procs = (
+            field("processes", lambda: nv.nvmlDeviceGetComputeRunningProcesses(handle)) if processes else None
+        ) or []
         return Gpu(
             index=index,
             name=field("name", lambda: nv.nvmlDeviceGetName(handle), text),
             uuid=field("uuid", lambda: nv.nvmlDeviceGetUUID(handle), text),
-            power_watts=field("power", lambda: nv.nvmlDeviceGetPowerUsage(handle), lambda mw: mw / 1000),
-            energy_joules=field(
-                "energy", lambda: nv.nvmlDeviceGetTotalEnergyConsumption(handle), lambda mj: mj / 1000
-            ),
+            power_watts=power,
+            energy_joules=energy,
             temperature_celsius=field(
                 "temperature", lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU), float
             ),
@@ -126,4 +156,5 @@ class Nvml:
                 GpuProcess(int(p.pid), None if p.usedGpuMemory is None else float(p.usedGpuMemory))
                 for p in procs
             ),
+            has_energy_counter=self._counter.get(index, True),
         )

@@ -24,7 +24,8 @@ DEFAULT_PROCFS = "/proc"
 
 log = logging.getLogger(__name__)
 
-_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM})
+# ESRCH: a /proc/<pid> file whose process exited after it was opened.
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ESRCH})
 _FLAKY = frozenset(
     {
         errno.EAGAIN,

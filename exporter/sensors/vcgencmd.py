@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 
 from exporter.sensors import NoData
+from exporter.sensors.sysfs import parse_number
 
 # get_throttled bits: (bit now, bit since boot) -> condition
 THROTTLE_BITS = {
@@ -46,7 +47,9 @@ def parse_pmic_adc(text: str) -> list[PmicRail]:
         m = _ADC.match(line)
         if not m:
             continue
-        rail, kind, number = m.group(1), m.group(2), float(m.group(3))
+        rail, kind, number = m.group(1), m.group(2), parse_number(m.group(3))
+        if number is None:  # "1.2.3", "inf": drop the line, never serve a non-finite value
+            continue
         if rail not in order:
             order.append(rail)
         (amps if kind == "A" else volts)[rail] = number
@@ -112,6 +115,8 @@ class Vcgencmd:
     def pmic_rails(self) -> list[PmicRail]:
         out = self.run("pmic_read_adc")
         rails = parse_pmic_adc(out)
+        if not rails and "error=" in out:  # "Command not registered": firmware without a PMIC ADC (Pi 4)
+            raise VcgencmdUnavailable(f"pmic_read_adc not supported here ({out.strip()[:60]!r}): not a Pi 5")
         if not rails:
             raise VcgencmdError(
                 f"pmic_read_adc: unexpected output {out.strip()[:60]!r} (a Pi 5 firmware is needed)"
