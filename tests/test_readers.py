@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from exporter.boards.detect import detect
+from exporter.process_accounting import CpuShare, CpuTotals
 from exporter.sensors.cpufreq import parse_cpu_list, read_cpu_frequencies
-from exporter.sensors.process import read_process_groups
+from exporter.sensors.process import ProcessSample, match_processes
 from exporter.sensors.procfs import read_pressure
 from exporter.sensors.sysfs import ReadLog
 from exporter.sensors.vcgencmd import Throttled
@@ -59,16 +60,37 @@ def test_board_detection(tmp_path, board: str, family: str, soc: str | None) -> 
 
 def test_process_stat_with_spaces_and_parentheses_in_comm(tmp_path) -> None:
     tree = BOARDS["x86_laptop"](tmp_path / "x86")
-    groups = {
-        g.pattern: g for g in read_process_groups(str(tree.procfs), ("sd-pam", "tmux", "nothing"), ReadLog())
+    found = {
+        s.pid: s for s in match_processes(str(tree.procfs), (r"\(sd-pam\)", "tmux", "nothing"), ReadLog())
     }
-    for pid, pattern in (("1187", "sd-pam"), ("2210", "tmux")):
+    assert set(found) == {"1187", "2210"}
+    for pid in found:
         stat = (tree.procfs / pid / "stat").read_text()
         fields = stat[stat.rfind(")") + 2 :].split()
-        assert groups[pattern].instances == 1
-        assert groups[pattern].cpu_seconds == pytest.approx((int(fields[11]) + int(fields[12])) / 100)
-        assert groups[pattern].resident_bytes > 0
-    assert groups["nothing"].instances == 0 and groups["nothing"].cpu_seconds == 0
+        assert found[pid].cpu_seconds == pytest.approx((int(fields[11]) + int(fields[12])) / 100)
+        assert found[pid].start_ticks == int(fields[19])
+        assert found[pid].resident_bytes > 0
+
+
+def test_patterns_match_the_start_of_the_name_not_anywhere(tmp_path) -> None:
+    """pi5: pid 812 is ollama, pid 901 llama-server: "llama" must not count ollama too."""
+    tree = BOARDS["pi5"](tmp_path / "pi5")
+    found = match_processes(str(tree.procfs), ("ollama", "llama"), ReadLog())
+    assert sorted((s.pid, s.patterns) for s in found) == [("812", ("ollama",)), ("901", ("llama",))]
+
+
+def test_cpu_totals_stay_monotonic_when_processes_exit_or_pids_are_reused() -> None:
+    totals = CpuTotals(["ollama"])
+    server, client = (
+        ProcessSample("812", 100, ("ollama",), 50.0, 0),
+        ProcessSample("999", 500, ("ollama",), 2.0, 0),
+    )
+    assert totals.update([server, client]) == {"ollama": 52.0}
+    assert totals.update([ProcessSample("812", 100, ("ollama",), 53.0, 0)]) == {
+        "ollama": 55.0
+    }  # client exited
+    reused = ProcessSample("999", 900, ("ollama",), 0.5, 0)  # same pid, a new process
+    assert totals.update([ProcessSample("812", 100, ("ollama",), 53.0, 0), reused]) == {"ollama": 55.5}
 
 
 def test_no_psi_on_old_kernels(tmp_path) -> None:
@@ -95,14 +117,10 @@ def test_throttled_bits(mask: int, now: set[str], since_boot: set[str]) -> None:
 
 
 def test_cpu_share_is_process_time_over_busy_time_per_window() -> None:
-    from exporter.collectors.process import CpuShare
-    from exporter.sensors.process import ProcessGroup
-
     share = CpuShare()
-    assert share.update(0.0, 100.0, [ProcessGroup("ollama", 1, 10.0, 0)]) == {}  # first reading
-    assert share.update(0.5, 101.0, [ProcessGroup("ollama", 1, 10.5, 0)]) == {}  # window < 1 s
-    got = share.update(2.0, 104.0, [ProcessGroup("ollama", 1, 13.0, 0)])  # 3 s of 4 busy seconds
+    assert share.update(0.0, 100.0, {"ollama": 10.0}) == {}  # first reading
+    assert share.update(0.5, 101.0, {"ollama": 10.5}) == {}  # window < 1 s
+    got = share.update(2.0, 104.0, {"ollama": 13.0})  # 3 s of 4 busy seconds
     assert got == {"ollama": pytest.approx(0.75)}
-    assert share.update(2.2, 110.0, [ProcessGroup("ollama", 1, 19.0, 0)]) == got  # too soon: reused
-    # a matching process exited: its time left the sum; the share is 0, never negative
-    assert share.update(3.5, 112.0, [ProcessGroup("ollama", 0, 0.0, 0)]) == {"ollama": 0.0}
+    assert share.update(2.2, 110.0, {"ollama": 19.0}) == got  # too soon: reused
+    assert share.update(3.5, 112.0, {"ollama": 13.0}) == {"ollama": 0.0}  # never negative

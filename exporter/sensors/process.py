@@ -4,6 +4,10 @@ Read straight from ``<procfs>/<pid>/`` rather than through psutil, because psuti
 is a module-global setting while ours is a per-exporter root (tests run several at once).
 RSS comes from ``status`` (VmRSS, kB) so it does not depend on the page size, which differs
 between boards (the Pi 5 kernel uses 16 KiB pages).
+
+A pattern is a regular expression matched at the *start* of the process name (``comm``) or of
+its executable's base name (``argv[0]``): ``llama`` matches llama-server and llama-cli but not
+ollama, and a runner whose command line merely mentions a model is not the server.
 """
 
 from __future__ import annotations
@@ -17,37 +21,57 @@ from exporter.sensors.sysfs import ReadLog, parse_number, read_bytes, read_text
 
 
 @dataclass(frozen=True)
-class ProcessGroup:
-    """The processes one ``--process`` pattern matched, summed (label = the pattern, never a pid)."""
-
-    pattern: str
-    instances: int
-    cpu_seconds: float
+class ProcessSample:
+    pid: str
+    start_ticks: int  # /proc/<pid>/stat starttime: with pid, identifies the process across pid reuse
+    patterns: tuple[str, ...]  # the --process patterns it matches
+    cpu_seconds: float  # utime + stime
     resident_bytes: float
 
 
-def _matches(regex: re.Pattern[str], procfs: str, pid: str, rlog: ReadLog) -> bool:
-    comm = read_text(os.path.join(procfs, pid, "comm"), rlog)
-    if comm is not None and regex.search(comm):
-        return True
+def own_pid(procfs: str) -> str:
+    """The exporter's pid as the procfs root sees it (``self``), so a container reading the host's
+    /proc still recognises its own command line, which holds every pattern."""
+    try:
+        return os.readlink(os.path.join(procfs, "self"))
+    except OSError:
+        return str(os.getpid())
+
+
+def _names(procfs: str, pid: str, rlog: ReadLog) -> list[str]:
+    names = []
+    if (comm := read_text(os.path.join(procfs, pid, "comm"), rlog)) is not None:
+        names.append(comm)
     raw = read_bytes(os.path.join(procfs, pid, "cmdline"), rlog)
-    return bool(raw) and regex.search(raw.replace(b"\0", b" ").decode("utf-8", "replace")) is not None
+    if raw:
+        argv0 = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+        names.append(os.path.basename(argv0.split(" ", 1)[0]))
+    return names
 
 
-def _cpu_seconds(procfs: str, pid: str, rlog: ReadLog) -> float | None:
-    text = read_text(os.path.join(procfs, pid, "stat"), rlog)
+def patterns_of(procfs: str, pid: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[str]:
+    """The patterns a pid matches (none for the exporter itself)."""
+    if not patterns or pid == own_pid(procfs):
+        return []
+    names = _names(procfs, pid, rlog)
+    return [p for p in patterns if any(re.match(p, n) for n in names)]
+
+
+def _stat(procfs: str, pid: str, rlog: ReadLog) -> tuple[float, int] | None:
+    path = os.path.join(procfs, pid, "stat")
+    text = read_text(path, rlog)
     if text is None:
-        return None
+        return None  # exited between listing and reading
     # comm may contain spaces and ")", so fields are counted from the last ")".
     fields = text[text.rfind(")") + 2 :].split()
-    if len(fields) < 13:
-        rlog.error(os.path.join(procfs, pid, "stat"), "too few fields")
+    values = [parse_number(f) for f in fields[11:13]] + [
+        parse_number(fields[19]) if len(fields) > 19 else None
+    ]
+    if None in values:
+        rlog.error(path, "bad utime/stime/starttime")
         return None
-    utime, stime = parse_number(fields[11]), parse_number(fields[12])
-    if utime is None or stime is None:
-        rlog.error(os.path.join(procfs, pid, "stat"), "bad utime/stime")
-        return None
-    return (utime + stime) / USER_HZ
+    utime, stime, start = values
+    return (utime + stime) / USER_HZ, int(start)  # type: ignore[operator,arg-type]
 
 
 def _resident_bytes(procfs: str, pid: str, rlog: ReadLog) -> float:
@@ -59,30 +83,16 @@ def _resident_bytes(procfs: str, pid: str, rlog: ReadLog) -> float:
     return 0.0  # kernel threads and zombies have no VmRSS: they hold no user memory
 
 
-def patterns_of(procfs: str, pid: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[str]:
-    """The patterns a pid matches by name or command line (none for the exporter itself, whose
-    own command line holds every pattern)."""
-    if pid == str(os.getpid()):
-        return []
-    return [p for p in patterns if _matches(re.compile(p), procfs, pid, rlog)]
-
-
-def read_process_groups(procfs: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[ProcessGroup]:
-    """Scan every pid once and sum CPU seconds and RSS per pattern (a pid may match several)."""
-    totals = {p: [0, 0.0, 0.0] for p in patterns}
+def match_processes(procfs: str, patterns: tuple[str, ...], rlog: ReadLog) -> list[ProcessSample]:
+    """Every process matching at least one pattern, each read once."""
+    me = own_pid(procfs)
+    found = []
     for pid in os.listdir(procfs):
-        if not pid.isdigit():
+        if not pid.isdigit() or pid == me:
             continue
-        hits = patterns_of(procfs, pid, patterns, rlog)
-        if not hits:
+        names = _names(procfs, pid, rlog)
+        hits = tuple(p for p in patterns if any(re.match(p, n) for n in names))
+        if not hits or (stat := _stat(procfs, pid, rlog)) is None:
             continue
-        cpu = _cpu_seconds(procfs, pid, rlog)
-        if cpu is None:  # exited between listing and reading
-            continue
-        rss = _resident_bytes(procfs, pid, rlog)
-        for pattern in hits:
-            entry = totals[pattern]
-            entry[0] += 1
-            entry[1] += cpu
-            entry[2] += rss
-    return [ProcessGroup(p, int(c), cpu, rss) for p, (c, cpu, rss) in totals.items()]
+        found.append(ProcessSample(pid, stat[1], hits, stat[0], _resident_bytes(procfs, pid, rlog)))
+    return found
