@@ -19,13 +19,20 @@ from dataclasses import dataclass, field
 import bcrypt
 import yaml
 
-_TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version"}
+_TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
+# exporter-toolkit keys whose Go semantics Python's ssl cannot reproduce: refused by name, never ignored
+_UNSUPPORTED = {"cipher_suites", "curve_preferences", "prefer_server_cipher_suites", "client_allowed_sans"}
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 
 
 class WebConfigError(Exception):
@@ -75,13 +82,24 @@ class WebConfig:
 
 
 def _tls_context(tls: dict, base: str, path: str) -> ssl.SSLContext:
+    if refused := set(tls) & _UNSUPPORTED:
+        raise WebConfigError(
+            f"{path}: tls_server_config.{sorted(refused)[0]} is not supported by this exporter"
+        )
     unknown = set(tls) - _TLS_KEYS
     if unknown:
         raise WebConfigError(f"{path}: unknown tls_server_config key {sorted(unknown)[0]!r}")
     if not tls.get("cert_file") or not tls.get("key_file"):
         raise WebConfigError(f"{path}: tls_server_config needs cert_file and key_file")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = _VERSIONS.get(str(tls.get("min_version", "TLS12")), ssl.TLSVersion.TLSv1_2)
+    for key, default in (("min_version", "TLS12"), ("max_version", "TLS13")):
+        version = str(tls.get(key, default))
+        if version not in _VERSIONS:
+            raise WebConfigError(
+                f"{path}: tls_server_config.{key} {version!r}: use one of {sorted(_VERSIONS)}"
+            )
+    ctx.minimum_version = _VERSIONS[str(tls.get("min_version", "TLS12"))]
+    ctx.maximum_version = _VERSIONS[str(tls.get("max_version", "TLS13"))]
     cert, key = (os.path.join(base, str(tls[k])) for k in ("cert_file", "key_file"))
     try:
         ctx.load_cert_chain(cert, key)
@@ -132,7 +150,8 @@ def load_web_config(path: str | None) -> WebConfig:
             raise WebConfigError(f"--web-config {path}: basic_auth_users.{user} is not a bcrypt hash")
         hashes[str(user)] = hashed.encode()
     http = data.get("http_server_config") or {}
-    if not isinstance(http, dict) or set(http) - {"headers"}:
-        raise WebConfigError(f"--web-config {path}: http_server_config supports only 'headers'")
+    if not isinstance(http, dict) or set(http) - {"headers", "http2"}:
+        raise WebConfigError(f"--web-config {path}: http_server_config supports only 'headers' and 'http2'")
+    # http2: true is the toolkit's default; this server speaks HTTP/1.1, which every scraper accepts
     headers = {str(k): str(v) for k, v in (http.get("headers") or {}).items()}
     return WebConfig(tls=tls, auth=BasicAuth(hashes), headers=headers)

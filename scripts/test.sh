@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 apt_install promtool prometheus
 apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install prometheus-pushgateway prometheus-pushgateway
-venv "[test]"
+venv "[test,runner]"
 cd "$ROOT"
 "$VENV/bin/ruff" check exporter tests benchmarks
 "$VENV/bin/python" -m pytest "$@"

@@ -12,6 +12,7 @@ import pytest
 from exporter.sensors.hwmon import read_chips
 from exporter.sensors.sysfs import ReadLog
 
+from boardtrees import BOARDS
 from conftest import board_config, make_scraper
 from helpers import samples, select, value
 
@@ -119,8 +120,9 @@ def test_hanging_vcgencmd_is_bounded_by_the_timeout(pi5) -> None:
     start = time.monotonic()
     data = samples(scrape())
     elapsed = time.monotonic() - start
-    assert elapsed < 0.3 * 2 + 1.5  # two vcgencmd collectors, each cut off at the timeout
+    assert elapsed < 0.3 * 3 + 1.5  # three vcgencmd collectors, each cut off at the timeout
     assert success(data, "throttled") == 0 and success(data, "firmware_clock") == 0
+    assert success(data, "pmic") == 0
     assert select(data, "edge_throttled") == {}
     assert cpu_temp(data)
 
@@ -140,10 +142,79 @@ def test_failing_vcgencmd_and_recovery(pi5) -> None:
     assert set(select(data, "edge_throttled").values()) == {0.0}
 
 
-def test_hwmon_reader_reads_old_style_device_attributes(board_tree) -> None:
-    """Every chip with a name has it found, whether in hwmonN/ or hwmonN/device/."""
-    chips = read_chips(str(board_tree.sysfs), ("temp", "fan"), ReadLog())
-    assert chips is not None
-    assert all(
-        c.name != c.hwmon for c in chips if (Path(board_tree.sysfs, "class/hwmon", c.hwmon, "name")).exists()
-    )
+def test_hwmon_reader_reads_old_style_device_attributes(tmp_path) -> None:
+    """applesmc keeps name and attributes in hwmonN/device/ (the x86 tree grafts one in)."""
+    tree = BOARDS["x86_laptop"](tmp_path / "x86")
+    chips = {c.name: c for c in read_chips(str(tree.sysfs), ("temp", "fan"), ReadLog()) or []}
+    assert "applesmc" in chips
+    old = chips["applesmc"]
+    assert not (tree.sysfs / "class/hwmon" / old.hwmon / "name").exists()
+    assert old.readings["fan"] and old.readings["temp"]
+
+
+# (board, file relative to the sysfs or procfs root, collector that reads it)
+READER_FILES = [
+    ("pi5", "sys/class/thermal/thermal_zone0/temp", "thermal_zone"),
+    ("pi5", "sys/class/thermal/cooling_device0/cur_state", "cooling_device"),
+    ("pi5", "sys/devices/system/cpu/cpufreq/policy0/scaling_cur_freq", "cpufreq"),
+    ("pi5", "proc/stat", "cpu"),
+    ("pi5", "proc/meminfo", "meminfo"),
+    ("pi5", "proc/loadavg", "loadavg"),
+    ("pi5", "proc/pressure/cpu", "pressure"),
+    ("jetson_orin", "sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1/curr1_input", "ina3221"),
+    ("jetson_orin", "sys/devices/platform/gpu.0/load", "gpu_load"),
+    ("jetson_nano", "sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power0_input", "ina3221"),
+    ("x86_laptop", "sys/class/powercap/intel-rapl:0/energy_uj", "rapl"),
+]
+
+
+@pytest.mark.parametrize(
+    ("board", "rel", "collector"), READER_FILES, ids=[f"{b}-{c}" for b, _, c in READER_FILES]
+)
+@pytest.mark.parametrize("breakage", ["garbage", "empty", "directory"])
+def test_every_reader_survives_a_broken_file(
+    tmp_path, board: str, rel: str, collector: str, breakage: str
+) -> None:
+    tree = BOARDS[board](tmp_path / board)
+    scrape = make_scraper(board_config(tree))
+    before = samples(scrape())
+    path = (tree.sysfs.parent / rel).resolve()
+    assert path.is_file(), rel
+    BREAKAGES[breakage](path)
+    text = scrape()
+    after = samples(text)  # the scrape still renders and parses
+    assert "NaN" not in text
+    assert success(after, collector) == 0 and errors(after, collector) >= 1
+    others = {dict(k)["collector"]: v for (n, k), v in before.items() if n == "edge_collector_success"}
+    also_reads = {"proc/stat": {"process"}}.get(rel, set())  # the CPU share needs /proc/stat too
+    for name, ok in others.items():
+        if name != collector and name not in also_reads:
+            assert success(after, name) == ok, name
+
+
+def test_a_process_exiting_mid_read_is_skipped(pi5, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading /proc/<pid>/stat of a process that just exited answers ESRCH."""
+    from exporter.sensors import sysfs
+
+    real_read = sysfs.os.read
+    stat_fds: set[int] = set()
+    real_open = sysfs.os.open
+
+    def tracking_open(path: str, flags: int) -> int:
+        fd = real_open(path, flags)
+        if path.endswith("/812/stat"):
+            stat_fds.add(fd)
+        return fd
+
+    def exited(fd: int, n: int) -> bytes:
+        if fd in stat_fds:
+            stat_fds.discard(fd)
+            raise ProcessLookupError(3, "No such process")
+        return real_read(fd, n)
+
+    monkeypatch.setattr(sysfs.os, "open", tracking_open)
+    monkeypatch.setattr(sysfs.os, "read", exited)
+    data = samples(make_scraper(board_config(pi5))())
+    assert value(data, "edge_collector_success", collector="process") == 1
+    assert value(data, "edge_process_instances", process="ollama") == 0  # pid 812 is gone
+    assert value(data, "edge_process_instances", process="llama") == 1

@@ -48,7 +48,7 @@ NO_DATA = {
     "pi5": set(),
     "jetson_orin": set(),
     "jetson_nano": {"pressure"},  # kernel 4.9: no PSI
-    "x86_laptop": {"nvml"},  # no NVIDIA GPU (or nvidia-ml-py)
+    "x86_laptop": set(),
 }
 
 

@@ -18,7 +18,17 @@ NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_e
 pytestmark = pytest.mark.skipif(NODE_EXPORTER is None, reason="Debian prometheus-node-exporter not installed")
 
 FIXTURES = SHARED / "fixtures" / "node_exporter"
-NODE_COLLECTORS = ["cpu", "cpufreq", "hwmon", "thermal_zone", "meminfo", "stat", "loadavg", "pressure"]
+NODE_COLLECTORS = [
+    "cpu",
+    "cpufreq",
+    "hwmon",
+    "thermal_zone",
+    "meminfo",
+    "stat",
+    "loadavg",
+    "pressure",
+    "rapl",
+]
 
 # node_exporter metric -> (our metric, fixed labels of ours, node label -> our label)
 SAME = {
@@ -162,3 +172,15 @@ def test_we_serve_chips_node_exporter_drops(both: tuple[dict, dict]) -> None:
         if n == "edge_temperature_celsius" and dict(lab).get("chip", "").startswith("mt7996")
     }
     assert radios == {"hwmon8", "hwmon9", "hwmon10"}
+
+
+def test_rapl_zones_match(both: tuple[dict, dict]) -> None:
+    """node_rapl_<zone>_joules_total{index} is the raw energy_uj; ours is the same until a wrap."""
+    node, ours = both
+    theirs = sorted(
+        v for (n, _), v in node.items() if n.startswith("node_rapl_") and n.endswith("_joules_total")
+    )
+    mine = sorted(
+        v for (n, lab), v in ours.items() if n == "edge_energy_joules_total" and ("source", "rapl") in lab
+    )
+    assert len(theirs) == 2 and mine == pytest.approx(theirs)

@@ -1,8 +1,10 @@
 """Jetson integrated-GPU load: the nvgpu driver's ``load`` file, per mille (0-1000).
 
-Found at ``devices/gpu.0/load`` (Nano, L4T 32), ``devices/platform/gpu.0/load`` or under
-``devices/platform/bus@0/*.gpu/`` (Orin, L4T 35/36). The first that exists is the GPU: Jetsons
-have one, often reachable through several of these paths.
+Found at ``devices/gpu.0/load`` or ``devices/57000000.gpu/load`` (Nano, L4T 32),
+``devices/platform/gpu.0/load`` or under ``devices/platform/bus@0/*.gpu/`` (Orin, L4T 36), and
+under the GPU's own name on L4T 35 / Xavier / TX2 (``17000000.ga10b``, ``17000000.gv11b``,
+``17000000.gp10b``). The first that exists is the GPU: Jetsons have one, often reachable
+through several of these paths.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import os
 
 from exporter.sensors.sysfs import ReadLog, read_number
 
-CANDIDATES = (
-    "devices/gpu.0/load",
-    "devices/platform/gpu.0/load",
-    "devices/platform/*.gpu/load",
-    "devices/platform/bus@0/*.gpu/load",
-    "devices/platform/*gpu*/load",
+_GPU_NAMES = ("gpu.0", "*.gpu", "*.ga10b", "*.gv11b", "*.gp10b", "*.gm20b")
+CANDIDATES = tuple(
+    f"{parent}/{name}/load"
+    for parent in ("devices", "devices/platform", "devices/platform/bus@0")
+    for name in _GPU_NAMES
 )
 
 

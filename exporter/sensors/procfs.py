@@ -58,6 +58,8 @@ def read_cpu_times(procfs: str, rlog: ReadLog) -> list[CpuTimes] | None:
             continue
         seconds = {mode: v / USER_HZ for mode, v in zip(CPU_MODES, values, strict=False) if v is not None}
         result.append(CpuTimes(cpu=name[3:], seconds=seconds))
+    if not result:
+        rlog.error(os.path.join(procfs, "stat"), "no per-cpu lines")
     return result
 
 

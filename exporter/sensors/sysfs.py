@@ -4,6 +4,7 @@ Why one module: the kernel's attribute files fail in a handful of ways (vanished
 answering EAGAIN, garbage text) and each must be classified the same everywhere, or one reader
 would fail a whole scrape where another silently drops a sensor. The rules (STYLE.md §4):
 
+- a /proc/<pid> file of a process that exited (ESRCH) -> absent, DEBUG log, never an error;
 - missing file or directory, permission denied -> absent (None), DEBUG log; when the caller says
   the attribute was *required* (it was listed a moment ago, e.g. a ``temp1_input`` seen by
   ``listdir`` that vanished or is a dangling link), it is also counted as an error;
@@ -24,8 +25,7 @@ DEFAULT_PROCFS = "/proc"
 
 log = logging.getLogger(__name__)
 
-# ESRCH: a /proc/<pid> file whose process exited after it was opened.
-_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ESRCH})
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM})
 _FLAKY = frozenset(
     {
         errno.EAGAIN,
@@ -66,6 +66,9 @@ class ReadLog:
 
 def _classify(path: str, exc: OSError, rlog: ReadLog, required: bool) -> None:
     """Apply the outcome rules to an OSError; re-raise what the rules do not cover."""
+    if exc.errno == errno.ESRCH:  # the process exited: it is simply gone, never an error
+        log.debug("gone %s", path)
+        return
     if exc.errno in _ABSENT:
         if exc.errno in (errno.EACCES, errno.EPERM):
             rlog.denied.append(path)
