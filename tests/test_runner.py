@@ -273,3 +273,37 @@ def test_a_dead_pushgateway_never_stops_the_run(ollama, prompts: Path, tmp_path:
     assert done.stderr.count("push failed") == 1  # warned once
     assert len(records(results)) == 2
     assert os.path.getsize(next(results.glob("*.jsonl"))) > 0
+
+
+def test_llama_server_backend_uses_the_servers_timings(prompts: Path, tmp_path: Path) -> None:
+    from fake_llama_server import FakeLlamaServer
+
+    results = tmp_path / "r"
+    with FakeLlamaServer(loading_polls=2) as server:
+        done = runner(
+            "--prompts",
+            str(prompts),
+            "--backend",
+            "llama-server",
+            "--model",
+            "smollm2",
+            "--host",
+            server.url,
+            "--results",
+            str(results),
+            "--no-push",
+            "--max-tokens",
+            "6",
+        )
+        bodies = server.bodies
+    assert done.returncode == 0, done.stderr
+    r = records(results)[0]
+    assert r["output_tokens"] == 6 and r["input_tokens"] == 9
+    assert r["prefill_seconds"] == pytest.approx(0.0205) and r["decode_seconds"] == pytest.approx(0.06)
+    assert (
+        r["decode_tokens_per_second"] == pytest.approx(100.0) and r["sources"]["decode_seconds"] == "engine"
+    )
+    assert r["response"].startswith("Blue light is")
+    assert bodies[0]["cache_prompt"] is False and bodies[0]["stream"] is True and bodies[0]["n_predict"] == 6
+    m = meta(results)
+    assert m["backend_version"] == "b6000-abcdef0" and m["model"]["name"].endswith("smollm2-135m.gguf")
