@@ -12,10 +12,10 @@ mid-stream, ``SLOW`` makes every token take 0.2 s.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fake_http import JsonHandler, LocalServer
 
 MODEL = {
     "name": "smollm2:135m",
@@ -33,64 +33,33 @@ MODEL = {
 ANSWER = "The sky looks blue because air scatters short blue wavelengths more than red ones ."
 
 
-class FakeOllama(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeOllama(LocalServer):
     def __init__(self, token_delay: float = 0.01) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.token_delay = token_delay
         self.requests: list[dict[str, Any]] = []
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeOllama:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeOllama
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}")
 
     def do_GET(self) -> None:
         if self.path == "/api/version":
-            self._json(200, {"version": "0.6.5"})
+            self.send_json(200, {"version": "0.6.5"})
         elif self.path == "/api/tags":
-            self._json(200, {"models": [MODEL]})
+            self.send_json(200, {"models": [MODEL]})
         else:
-            self._json(404, {"error": "404 page not found"})
+            self.send_json(404, {"error": "404 page not found"})
 
     def do_POST(self) -> None:
-        body = self._body()
+        body = self.body()
         self.server.requests.append({"path": self.path, **body})
         model = body.get("model") or body.get("name")
         if model not in (MODEL["name"], "smollm2"):
-            self._json(404, {"error": f'model "{model}" not found, try pulling it first'})
+            self.send_json(404, {"error": f'model "{model}" not found, try pulling it first'})
             return
         if self.path == "/api/show":
-            self._json(
+            self.send_json(
                 200,
                 {
                     "modelfile": "FROM smollm2",
@@ -102,13 +71,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/generate":
             self._generate(body)
         else:
-            self._json(404, {"error": "404 page not found"})
+            self.send_json(404, {"error": "404 page not found"})
 
     def _generate(self, body: dict[str, Any]) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
         prompt = body.get("prompt", "")
         if not prompt:
-            self._json(
+            self.send_json(
                 200,
                 {
                     "model": MODEL["name"],
@@ -123,15 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
         limit = (body.get("options") or {}).get("num_predict", 128)
         words = ANSWER.split()[:limit]
         delay = 0.2 if "SLOW" in prompt else self.server.token_delay
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self.start_stream("application/x-ndjson")
 
         def chunk(obj: dict[str, Any]) -> None:
-            data = (json.dumps(obj) + "\n").encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+            self.send_chunk((json.dumps(obj) + "\n").encode())
 
         start = time.perf_counter()
         time.sleep(delay)  # prompt processing
@@ -161,4 +125,4 @@ class _Handler(BaseHTTPRequestHandler):
         if "CACHED" not in prompt:
             final["prompt_eval_count"] = len(prompt.split()) + 12
         chunk(final)
-        self.wfile.write(b"0\r\n\r\n")
+        self.end_stream()
