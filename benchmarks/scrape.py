@@ -67,7 +67,12 @@ class Target:
     def __init__(self, name: str, cmd: list[str], port: int) -> None:
         self.name, self.port = name, port
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(port, self.proc)
+        try:
+            wait(port, self.proc)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         self.times: list[float] = []
         self.bytes = 0
@@ -120,21 +125,25 @@ def main() -> int:
             ],
             node_port,
         )
-        ours = Target(
-            "edgemeter",
-            [
-                str(Path(sys.executable).parent / "exporter"),
-                "--listen",
-                f"127.0.0.1:{our_port}",
-                "--sysfs",
-                sysfs,
-                "--procfs",
-                procfs,
-                "--log-level",
-                "error",
-            ],
-            our_port,
-        )
+        try:
+            ours = Target(
+                "edgemeter",
+                [
+                    str(Path(sys.executable).parent / "exporter"),
+                    "--listen",
+                    f"127.0.0.1:{our_port}",
+                    "--sysfs",
+                    sysfs,
+                    "--procfs",
+                    procfs,
+                    "--log-level",
+                    "error",
+                ],
+                our_port,
+            )
+        except BaseException:
+            node.stop()  # never leave node_exporter behind when ours fails to start
+            raise
         try:
             for _ in range(30):  # warm caches and connections
                 node.scrape(record=False)

@@ -86,6 +86,9 @@ class Pusher:
             ["backend", "model", "host", "board"],
             registry=r,
         )
+        self.end = Gauge(
+            "edge_llm_run_end_timestamp_seconds", "Unix time the run ended (absent while it runs).", registry=r
+        )
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._warned = False
@@ -151,6 +154,7 @@ class Pusher:
             return
         self._stop.set()
         self._thread.join(timeout=TIMEOUT + 1)
+        self.end.set_to_current_time()  # the EdgeRunStalled alert stays quiet for ended runs
         if self._push_now() and delete_after is not None:
             log.info("deleting the run's Pushgateway group in %g s", delete_after)
             threading.Event().wait(delete_after)

@@ -1,0 +1,117 @@
+"""The native stack (scripts/stack.sh): Debian's Prometheus and Pushgateway with our config and
+rules, our exporter on a fixture board, the runner pushing into it; Prometheus must end up with
+the board's series, the run's series and the recording rules' results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from fake_ollama import FakeOllama
+
+from boardtrees import BOARDS
+from helpers import REPO, free_port
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
+    reason="Debian prometheus and prometheus-pushgateway not installed (scripts/test.sh installs them)",
+)
+PROMTOOL = shutil.which("promtool")
+
+
+def test_promtool_checks_config_and_rules_and_runs_the_rule_unit_tests() -> None:
+    prom = REPO / "prometheus"
+    for args in (
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", *sorted(str(p) for p in (prom / "rules").glob("*.yml"))],
+        ["test", "rules", "tests/rules_test.yml"],
+    ):
+        done = subprocess.run([PROMTOOL, *args], cwd=prom, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def query(port: int, expr: str) -> list[dict]:
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        body = json.load(r)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def wait_for(port: int, expr: str, timeout: float = 40) -> list[dict]:
+    """Prometheus scrapes only after its first service discovery update: poll, never trust /-/ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := query(port, expr):
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"no data for {expr} after {timeout} s")
+
+
+def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")
+    ports = {"PROMETHEUS_PORT": free_port(), "PUSHGATEWAY_PORT": free_port(), "EXPORTER_PORT": free_port()}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "STACK_DIR": str(tmp_path / "stack"),
+        "EXPORTER_ARGS": f"--sysfs {orin.sysfs} --procfs {orin.procfs} --process ollama",
+    }
+    stack = [str(REPO / "scripts" / "stack.sh")]
+    up = subprocess.run(["bash", *stack, "up"], env=env, capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        prom, exporter = ports["PROMETHEUS_PORT"], ports["EXPORTER_PORT"]
+        with FakeOllama(token_delay=0.01) as ollama:
+            prompts = tmp_path / "p.txt"
+            prompts.write_text("Why is the sky blue?\nName three primes.\n")
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "runner",
+                    "--prompts",
+                    str(prompts),
+                    "--backend",
+                    "ollama",
+                    "--model",
+                    "smollm2:135m",
+                    "--host",
+                    ollama.url,
+                    "--results",
+                    str(tmp_path / "r"),
+                    "--max-tokens",
+                    "8",
+                    "--pushgateway",
+                    f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
+                    "--exporter-url",
+                    f"http://127.0.0.1:{exporter}",
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert run.returncode == 0, run.stderr
+        board = wait_for(prom, 'edge_power_watts{rail="VDD_IN", job="edgemeter", board="local"}')
+        assert float(board[0]["value"][1]) == pytest.approx(6.2992)
+        tokens = wait_for(prom, 'edge_llm_output_tokens_total{job="edgemeter_runner"}')
+        assert {r["metric"]["prompt_id"] for r in tokens} == {"1", "2"}
+        assert all(r["metric"]["backend"] == "ollama" and r["metric"]["run_id"] for r in tokens)
+        assert wait_for(prom, 'rail:edge_power_from_energy_watts:rate30s{rail="VDD_IN"}')
+        assert wait_for(prom, "run:edge_llm_output_tokens:sum")[0]["value"][1] == "16"
+        assert wait_for(prom, 'up{job="edgemeter"} == 1')
+        status = subprocess.run(["bash", *stack, "status"], env=env, capture_output=True, text=True)
+        assert "prometheus: running" in status.stdout
+    finally:
+        down = subprocess.run(["bash", *stack, "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert not list((tmp_path / "stack").glob("*.pid"))
