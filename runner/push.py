@@ -87,7 +87,7 @@ class Pusher:
             registry=r,
         )
         self.end = Gauge(
-            "edge_llm_run_end_timestamp_seconds", "Unix time the run ended (absent while it runs).", registry=r
+            "edge_llm_run_end_timestamp_seconds", "Unix time the run ended (absent while running).", registry=r
         )
         self._dirty = threading.Event()
         self._stop = threading.Event()

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Writes grafana/dashboards/*.json (Grafana's dashboard JSON model) from the panel lists below.
+
+Generated rather than hand-edited so every panel has the same datasource variable, units and
+layout rules; the JSON files are committed (Grafana provisions them as files) and a test checks
+that they match this script's output. Run: .venv/bin/python grafana/build_dashboards.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "dashboards"
+DATASOURCE_UID = "edgemeter-prometheus"  # grafana/provisioning/datasources/prometheus.yml
+DS = {"type": "prometheus", "uid": "${datasource}"}
+I = 'instance=~"$instance"'  # noqa: E741 - the board filter every board query carries
+R = 'run_id=~"$run", model=~"$model"'
+
+
+def panel(
+    title: str, targets: list[tuple[str, str]], unit: str, kind: str = "timeseries", description: str = ""
+) -> dict:
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+        "targets": [
+            {"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+
+
+def variable(name: str, query: str, label: str, multi: bool = True) -> dict:
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DS,
+        "refresh": 2,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "multi": multi,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": "All", "value": "$__all"},
+        "sort": 1,
+    }
+
+
+DATASOURCE_VAR = {
+    "type": "datasource",
+    "name": "datasource",
+    "label": "Data source",
+    "query": "prometheus",
+    "current": {"selected": True, "text": "Prometheus", "value": DATASOURCE_UID},
+}
+
+
+def dashboard(
+    uid: str, title: str, panels: list[dict], variables: list[dict], annotations: list[dict] = ()
+) -> dict:
+    for i, p in enumerate(panels):
+        p["id"] = i + 1
+        p["gridPos"] = {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)}
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["edgemeter"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "refresh": "5s",
+        "time": {"from": "now-15m", "to": "now"},
+        "templating": {"list": [DATASOURCE_VAR, *variables]},
+        "annotations": {"list": list(annotations)},
+        "panels": panels,
+    }
+
+
+INSTANCE = variable("instance", "label_values(edge_board_info, instance)", "Board")
+RUN = variable("run", "label_values(edge_llm_run_info, run_id)", "Run")
+MODEL = variable("model", 'label_values(edge_llm_run_info{run_id=~"$run"}, model)', "Model")
+
+
+def prompt_windows(color: str = "orange") -> list[dict]:
+    """Each prompt's start and end drawn on every time series (value used as the timestamp)."""
+    return [
+        {
+            "name": f"Prompt {edge}s",
+            "datasource": DS,
+            "enable": True,
+            "iconColor": color,
+            "useValueForTime": True,
+            "expr": f"edge_llm_prompt_{edge}_timestamp_seconds{{{R}}} * 1000",
+            "step": "1s",
+            "titleFormat": f"prompt {{{{prompt_id}}}} {edge}",
+            "textFormat": "run {{run_id}} rep {{repetition}}",
+        }
+        for edge in ("start", "end")
+    ]
+
+
+BOARD = dashboard(
+    "edgemeter-board",
+    "edgemeter: Board",
+    [
+        panel(
+            "CPU busy per core",
+            [
+                (
+                    f'1 - sum by (instance, cpu) (rate(edge_cpu_seconds_total{{{I}, mode=~"idle|iowait"}}[$__rate_interval])) / sum by (instance, cpu) (rate(edge_cpu_seconds_total{{{I}}}[$__rate_interval]))',
+                    "cpu {{cpu}}",
+                )
+            ],
+            "percentunit",
+        ),
+        panel("CPU frequency", [(f"edge_cpu_frequency_hertz{{{I}}}", "{{source}} cpu {{cpu}}")], "hertz"),
+        panel(
+            "Temperatures",
+            [(f"edge_temperature_celsius{{{I}}}", "{{source}} {{chip}} {{sensor}}")],
+            "celsius",
+        ),
+        panel(
+            "Fan",
+            [
+                (f"edge_fan_duty_ratio{{{I}}}", "duty {{chip}} {{fan}}"),
+                (f"edge_cooling_state{{{I}}} / edge_cooling_max_state{{{I}}}", "cooling {{device_type}}"),
+            ],
+            "percentunit",
+        ),
+        panel("Fan speed", [(f"edge_fan_speed_rpm{{{I}}}", "{{chip}} {{fan}}")], "rotrpm"),
+        panel(
+            "Throttling (Raspberry Pi firmware)",
+            [
+                (f'edge_throttled{{{I}, window="now"}}', "{{condition}}"),
+                (f"edge_under_voltage_alarm{{{I}}}", "under-voltage alarm {{chip}}"),
+            ],
+            "short",
+        ),
+        panel(
+            "Memory and swap used",
+            [
+                (f"edge_memory_total_bytes{{{I}}} - edge_memory_available_bytes{{{I}}}", "memory"),
+                (f"edge_swap_total_bytes{{{I}}} - edge_swap_free_bytes{{{I}}}", "swap"),
+            ],
+            "bytes",
+        ),
+        panel("Power per rail", [(f"edge_power_watts{{{I}}}", "{{source}} {{rail}}")], "watt"),
+        panel(
+            "Power from energy counters",
+            [(f"rate(edge_energy_joules_total{{{I}}}[$__rate_interval])", "{{source}} {{rail}}")],
+            "watt",
+        ),
+        panel("GPU", [(f"edge_gpu_utilization_ratio{{{I}}}", "gpu {{gpu}} busy")], "percentunit"),
+        panel(
+            "Inference processes",
+            [
+                (f"rate(edge_process_cpu_seconds_total{{{I}}}[$__rate_interval])", "{{process}} CPU cores"),
+                (f"edge_process_cpu_share_ratio{{{I}}}", "{{process}} share"),
+            ],
+            "short",
+        ),
+        panel(
+            "Collectors failing",
+            [(f"edge_collector_success{{{I}}} == 0", "{{collector}}")],
+            "short",
+            description="Collectors that read nothing or dropped a reading this scrape (no data on this board is normal for some).",
+        ),
+    ],
+    [INSTANCE, RUN, MODEL],
+    prompt_windows(),
+)
+
+LLM_RUN = dashboard(
+    "edgemeter-llm-run",
+    "edgemeter: LLM run",
+    [
+        panel(
+            "Decode tokens/s per prompt",
+            [(f"edge_llm_output_tokens_per_second{{{R}}}", "{{prompt_id}} #{{repetition}}")],
+            "short",
+            "bargauge",
+        ),
+        panel(
+            "Time to first token per prompt",
+            [(f"edge_llm_time_to_first_token_seconds{{{R}}}", "{{prompt_id}} #{{repetition}}")],
+            "s",
+            "bargauge",
+        ),
+        panel(
+            "Tokens per prompt",
+            [
+                (f"edge_llm_output_tokens_total{{{R}}}", "out {{prompt_id}}"),
+                (f"edge_llm_input_tokens_total{{{R}}}", "in {{prompt_id}}"),
+            ],
+            "short",
+            "bargauge",
+        ),
+        panel(
+            "Energy per prompt",
+            [(f"edge_llm_prompt_energy_joules{{{R}}}", "{{prompt_id}} #{{repetition}} {{rail}}")],
+            "joule",
+            "bargauge",
+        ),
+        panel(
+            "Joules per output token",
+            [
+                (
+                    f"sum by (run_id, prompt_id, rail) (edge_llm_prompt_energy_joules{{{R}}}) / on (run_id, prompt_id) group_left sum by (run_id, prompt_id) (edge_llm_output_tokens_total{{{R}}})",
+                    "{{prompt_id}} {{rail}}",
+                )
+            ],
+            "joule",
+            "bargauge",
+        ),
+        panel(
+            "Board power while the prompts ran", [(f"edge_power_watts{{{I}}}", "{{source}} {{rail}}")], "watt"
+        ),
+        panel(
+            "Temperatures while the prompts ran",
+            [(f"edge_temperature_celsius{{{I}}}", "{{source}} {{sensor}}")],
+            "celsius",
+        ),
+        panel("Prompts by outcome", [(f"edge_llm_prompts_total{{{R}}}", "{{status}}")], "short", "stat"),
+        panel(
+            "Run mean tokens/s",
+            [(f"run:edge_llm_output_tokens_per_second:avg{{{R}}}", "{{run_id}} {{model}}")],
+            "short",
+            "stat",
+        ),
+        panel(
+            "Model load time",
+            [(f"edge_llm_load_duration_seconds{{{R}}}", "{{backend}} {{model}}")],
+            "s",
+            "stat",
+        ),
+    ],
+    [INSTANCE, RUN, MODEL],
+    prompt_windows(),
+)
+
+FLEET_TABLE = panel(
+    "Boards",
+    [
+        ("max by (instance, model, family) (edge_board_info)", "{{instance}}"),
+        ("max by (instance) (edge_temperature_celsius)", "{{instance}}"),
+        ('sum by (instance) (edge_power_watts{rail=~"VDD_IN|POM_5V_IN|total"})', "{{instance}}"),
+        ("instance:edge_cpu_utilization:ratio_rate30s", "{{instance}}"),
+        ('up{job="edgemeter"}', "{{instance}}"),
+    ],
+    "short",
+    "table",
+    "One row per board: identity, hottest sensor, input power, CPU busy, exporter up.",
+)
+FLEET_TABLE["targets"] = [dict(t, format="table", instant=True) for t in FLEET_TABLE["targets"]]
+FLEET = dashboard(
+    "edgemeter-fleet",
+    "edgemeter: Fleet",
+    [
+        FLEET_TABLE,
+        panel(
+            "Hottest sensor per board",
+            [("max by (instance) (edge_temperature_celsius)", "{{instance}}")],
+            "celsius",
+        ),
+        panel(
+            "Input power per board",
+            [('sum by (instance) (edge_power_watts{rail=~"VDD_IN|POM_5V_IN|total"})', "{{instance}}")],
+            "watt",
+        ),
+        panel(
+            "Boards throttling now",
+            [('max by (instance) (edge_throttled{window="now"})', "{{instance}}")],
+            "short",
+        ),
+    ],
+    [],
+)
+
+DASHBOARDS = {"board.json": BOARD, "llm-run.json": LLM_RUN, "fleet.json": FLEET}
+
+
+def render(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
+    for name, data in DASHBOARDS.items():
+        (OUT / name).write_text(render(data))
+        print(f"wrote {OUT / name}")

