@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     progress = Progress(len(prompts) * args.repeat + args.warmup, args.quiet)
-    progress.say(f"run {run_id}: {len(prompts)} prompts x {args.repeat} on {backend.name} {backend.model}")
+    progress.say(f"run {run_id}: {len(prompts)} prompts x {args.repeat} on {backend.name} {backend.label}")
     try:
         load_seconds = backend.start()
     except ModelMissing as exc:
@@ -244,8 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     writer.write_meta(meta)
     pusher = Pusher(None if args.no_push else _url(args.pushgateway), run_id)
-    pusher.load.labels(backend.name, backend.model).set(load_seconds)
-    pusher.info.labels(backend.name, backend.model, meta["host"], meta["board"]["model"] or "").set(1)
+    pusher.load.labels(backend.name, backend.label).set(load_seconds)
+    pusher.info.labels(backend.name, backend.label, meta["host"], meta["board"]["model"] or "").set(1)
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()

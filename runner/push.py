@@ -86,9 +86,7 @@ class Pusher:
             ["backend", "model", "host", "board"],
             registry=r,
         )
-        self.end = Gauge(
-            "edge_llm_run_end_timestamp_seconds", "Unix time the run ended (absent while running).", registry=r
-        )
+        self.end = Gauge("edge_llm_run_end_timestamp_seconds", "Unix time the run ended.", registry=r)
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._warned = False

@@ -86,7 +86,7 @@ class Session:
             "repetition": repetition,
             "warmup": warmup,
             "backend": self.backend.name,
-            "model": self.backend.model,
+            "model": self.backend.label,
             "prompt": prompt.text,
             "system": prompt.system,
             "expected": prompt.expected,

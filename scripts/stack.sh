@@ -2,12 +2,13 @@
 # The stack without Docker: Debian's Prometheus and Pushgateway plus our exporter, on 127.0.0.1,
 # with prometheus/prometheus.yml and its rules, data under $STACK_DIR (default .stack).
 #   scripts/stack.sh up | down | status
-# Environment: STACK_DIR, PROMETHEUS_PORT (9090), PUSHGATEWAY_PORT (9091), EXPORTER_PORT (19477),
+# Environment: STACK_DIR, PROMETHEUS_PORT (19090), PUSHGATEWAY_PORT (19091), EXPORTER_PORT (19477),
+# (not 9090/9091: Debian starts its own prometheus and pushgateway services there),
 # EXPORTER_ARGS (more exporter flags, e.g. "--process ollama"), RETENTION (15d).
 source "$(dirname "$0")/common.sh"
 STACK_DIR=$(realpath -m "${STACK_DIR:-$ROOT/.stack}")
-PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
-PUSHGATEWAY_PORT=${PUSHGATEWAY_PORT:-9091}
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-19090}
+PUSHGATEWAY_PORT=${PUSHGATEWAY_PORT:-19091}
 EXPORTER_PORT=${EXPORTER_PORT:-19477}
 RETENTION=${RETENTION:-15d}
 

@@ -73,6 +73,11 @@ class Backend(ABC):
     def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
         """Generate, yielding text pieces; returns the engine's figures. Raises BackendError."""
 
+    @property
+    def label(self) -> str:
+        """The model as labels and records name it (a GGUF's file name, not its whole path)."""
+        return self.model
+
     def info(self) -> ModelInfo:
         return ModelInfo(self.model)
 

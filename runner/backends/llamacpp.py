@@ -141,6 +141,10 @@ class LlamaCppBackend(Backend):
             decode_tokens=decoded,
         )
 
+    @property
+    def label(self) -> str:
+        return Path(self.model).name
+
     def info(self) -> ModelInfo:
         path = Path(self.model)
         meta = self.llm.metadata if self.llm is not None else {}
