@@ -25,13 +25,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from boardtrees import BOARDS  # noqa: E402 - the same fixture trees the tests use
+from boardtrees import BOARDS, write_tree  # noqa: E402 - the same fixture trees the tests use
 
 CASES = {
     "idle (no power collector)": ("jetson_orin", "meminfo"),
     "ina3221 hwmon (Orin, 3 rails)": ("jetson_orin", "ina3221"),
     "ina3221 iio (Nano, 3 rails)": ("jetson_nano", "ina3221"),
     "pmic (Pi 5, vcgencmd, 2 Hz cap)": ("pi5", "pmic"),
+    "hwmon power (Pi 5 + INA219 HAT)": ("pi5-ina219", "hwmon"),
+}
+INA219 = {
+    "class/hwmon/hwmon9/name": "ina219\n",
+    "class/hwmon/hwmon9/power1_input": "3120000\n",
+    "class/hwmon/hwmon9/in1_input": "5080\n",
+    "class/hwmon/hwmon9/curr1_input": "614\n",
 }
 TARGET_PERCENT = 1.0
 
@@ -92,7 +99,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         idle = None
         for label, (board, collector) in CASES.items():
-            tree = BOARDS[board](Path(tmp) / f"{board}-{collector}")
+            tree = BOARDS[board.split("-")[0]](Path(tmp) / f"{board}-{collector}")
+            if board.endswith("ina219"):  # a Pi power HAT: the hwmon ina2xx driver's power1_input
+                write_tree(tree.sysfs, INA219)
             used = measure(tree, collector, args.seconds, args.sample_hz)
             if idle is None:
                 idle = used

@@ -213,3 +213,26 @@ def test_integrated_energy_survives_a_failed_scrape_read(pi5) -> None:
     assert rlog.errors  # success 0 for this scrape...
     energy = [s for s in families["edge_energy_joules"].samples if s.labels["rail"] == "total"]
     assert energy and energy[0].value > 0  # ...but the counter is still served
+
+
+def test_hwmon_power_sampling_visits_only_power_chips(orin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.collectors.hwmon import HwmonCollector
+
+    write_tree(
+        orin.sysfs, {"class/hwmon/hwmon7/name": "ina219\n", "class/hwmon/hwmon7/power1_input": "2350000\n"}
+    )
+    collector = HwmonCollector(board_config(orin))
+    first = collector.read_power(ReadLog())
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, flags: int) -> int:
+        opened.append(path)
+        return real_open(path, flags)
+
+    monkeypatch.setattr("exporter.sensors.sysfs.os.open", spy)
+    again = collector.read_power(ReadLog())
+    assert [r.watts for r in again] == [r.watts for r in first] == [2.35]
+    assert opened and all("/hwmon7/" in p for p in opened)  # no other chip touched
+    (orin.sysfs / "class/hwmon/hwmon7/power1_input").unlink()  # the chip lost its input: full rescan
+    assert collector.read_power(ReadLog()) == []

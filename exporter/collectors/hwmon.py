@@ -13,16 +13,20 @@ user reads "coretemp Core 0", and two channels with the same label stay distinct
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporter.collectors import families
 from exporter.collectors.base import require
 from exporter.collectors.power_base import PowerCollector
+from exporter.config import Config
 from exporter.sensors.hwmon import Chip, read_chips
 from exporter.sensors.power import PowerReading
 from exporter.sensors.sysfs import ReadLog
 
 KINDS = ("temp", "fan", "pwm", "lcrit_alarm", "power", "energy")
+RESCAN = 30.0  # seconds between full scans for the power sampler
 SOURCE = "hwmon"
 
 
@@ -43,8 +47,22 @@ class HwmonCollector(PowerCollector):
     name = "hwmon"
     help = "hwmon temperatures, fans, fan duty, under-voltage alarms, power and energy (class/hwmon)"
 
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        # The sampler's 10 Hz read visits only the chips that had power inputs at the last full
+        # scan (every RESCAN seconds, or at once when one of them fails), not every chip.
+        self._power_chips: tuple[float, tuple[str, ...]] | None = None
+
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
-        return _power(require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class"))
+        cached, now = self._power_chips, time.monotonic()
+        if cached is not None and now - cached[0] < RESCAN:
+            errors = len(rlog.errors)
+            readings = _power(read_chips(self.config.sysfs, ("power",), rlog, only=cached[1]) or [])
+            if len(rlog.errors) == errors and len({r.labels["hwmon"] for r in readings}) == len(cached[1]):
+                return readings
+        chips = require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class")
+        self._power_chips = (now, tuple(c.hwmon for c in chips if c.readings.get("power")))
+        return _power(chips)
 
     def update(self, rlog: ReadLog) -> list[Metric]:
         chips = require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class")

@@ -100,10 +100,13 @@ def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog)
     return Chip(hwmon=hwmon, name=name or hwmon, readings={k: tuple(v) for k, v in found.items()})
 
 
-def read_chips(sysfs: str, kinds: Collection[str], rlog: ReadLog) -> list[Chip] | None:
-    """Every hwmon chip with the readings of ``kinds``; None when the hwmon class is absent."""
+def read_chips(
+    sysfs: str, kinds: Collection[str], rlog: ReadLog, only: Collection[str] | None = None
+) -> list[Chip] | None:
+    """Every hwmon chip (or those named in ``only``) with the readings of ``kinds``; None when
+    the hwmon class is absent."""
     base = os.path.join(sysfs, "class", "hwmon")
-    names = list_dir(base)
+    names = list_dir(base) if only is None else sorted(only)
     if names is None:
         return None
     return [_read_chip(n, os.path.join(base, n), kinds, rlog) for n in names if n.startswith("hwmon")]
