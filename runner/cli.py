@@ -179,6 +179,15 @@ def _resume_state(args: argparse.Namespace) -> tuple[dict[str, Any], set[tuple[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="runner: %(message)s", stream=sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        from runner import export
+
+        try:
+            return export.main(argv[1:], _Parser)
+        except UsageError as exc:
+            print(f"runner export: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     stop = threading.Event()
     try:
         args = build_parser().parse_args(argv)

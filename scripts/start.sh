@@ -40,6 +40,7 @@ echo "  Prometheus:  $PROMETHEUS_URL  (try: edge_llm_output_tokens_per_second)"
 echo "  Exporter:    http://127.0.0.1:$EXPORTER_PORT/metrics"
 echo "  Results:     ${latest:-results/}  (one JSON line per prompt) and its .meta.json"
 echo "  More prompts: .venv/bin/runner --prompts FILE --pushgateway $PUSHGATEWAY_URL --exporter-url http://127.0.0.1:$EXPORTER_PORT"
-echo "  CSV export:  runner export is not built yet (issue 7); the results file has every figure"
+run_id=$(basename "${latest:-RUN_ID.jsonl}" .jsonl)
+echo "  CSV export:  .venv/bin/runner export --prometheus $PROMETHEUS_URL --run $run_id --out $run_id.csv"
 [ "$MODE" = native ] && echo "  Stop:        bash scripts/stack.sh down"
 exit "$status"

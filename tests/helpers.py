@@ -88,3 +88,24 @@ def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) 
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.read().decode()
+
+
+@contextlib.contextmanager
+def native_stack(stack_dir: Path, sysfs: Path, procfs: Path, extra: str = "") -> Iterator[dict[str, int]]:
+    """scripts/stack.sh up on free ports over a fixture board; always brought down again."""
+    ports = {"PROMETHEUS_PORT": free_port(), "PUSHGATEWAY_PORT": free_port(), "EXPORTER_PORT": free_port()}
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "STACK_DIR": str(stack_dir),
+        "EXPORTER_ARGS": f"--sysfs {sysfs} --procfs {procfs} {extra}",
+    }
+    script = str(REPO / "scripts" / "stack.sh")
+    up = subprocess.run(["bash", script, "up"], env=env, capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield ports
+    finally:
+        down = subprocess.run(["bash", script, "down"], env=env, capture_output=True, text=True, timeout=60)
+        assert down.returncode == 0, down.stderr
+        assert not list(stack_dir.glob("*.pid"))

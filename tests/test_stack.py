@@ -5,7 +5,6 @@ the board's series, the run's series and the recording rules' results."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from fake_ollama import FakeOllama
 
 from boardtrees import BOARDS
-from helpers import REPO, free_port
+from helpers import REPO, native_stack
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
@@ -90,17 +89,7 @@ def check_every_panel(port: int, run_id: str) -> None:
 
 def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
-    ports = {"PROMETHEUS_PORT": free_port(), "PUSHGATEWAY_PORT": free_port(), "EXPORTER_PORT": free_port()}
-    env = {
-        **os.environ,
-        **{k: str(v) for k, v in ports.items()},
-        "STACK_DIR": str(tmp_path / "stack"),
-        "EXPORTER_ARGS": f"--sysfs {orin.sysfs} --procfs {orin.procfs} --process ollama",
-    }
-    stack = [str(REPO / "scripts" / "stack.sh")]
-    up = subprocess.run(["bash", *stack, "up"], env=env, capture_output=True, text=True, timeout=120)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
+    with native_stack(tmp_path / "stack", orin.sysfs, orin.procfs, "--process ollama") as ports:
         prom, exporter = ports["PROMETHEUS_PORT"], ports["EXPORTER_PORT"]
         with FakeOllama(token_delay=0.01) as ollama:
             prompts = tmp_path / "p.txt"
@@ -141,11 +130,4 @@ def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
         assert wait_for(prom, 'rail:edge_power_from_energy_watts:rate30s{rail="VDD_IN"}')
         assert wait_for(prom, "run:edge_llm_output_tokens:sum")[0]["value"][1] == "16"
         assert wait_for(prom, 'up{job="edgemeter"} == 1')
-        run_id = tokens[0]["metric"]["run_id"]
-        check_every_panel(prom, run_id)
-        status = subprocess.run(["bash", *stack, "status"], env=env, capture_output=True, text=True)
-        assert "prometheus: running" in status.stdout
-    finally:
-        down = subprocess.run(["bash", *stack, "down"], env=env, capture_output=True, text=True, timeout=60)
-    assert down.returncode == 0, down.stderr
-    assert not list((tmp_path / "stack").glob("*.pid"))
+        check_every_panel(prom, tokens[0]["metric"]["run_id"])

@@ -1,0 +1,197 @@
+"""``runner export``: one CSV row per prompt (and repetition), aligned with the board's series.
+
+Prompt windows come from the run's results file, or from Prometheus
+(``edge_llm_prompt_start/end_timestamp_seconds``) when the file is not at hand. Energy is the
+runner's own reading at the prompt's edges where it made one (``--exporter-url``), else the
+energy counter interpolated over the exact window. A figure the board cannot give is an empty
+cell, never a made-up 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runner.alignment import Aligner
+from runner.energy import board_rail
+from runner.promql import Prometheus, PrometheusError
+from runner.results import jsonl_path, read_records
+
+COLUMNS = [
+    "run_id",
+    "prompt_id",
+    "repetition",
+    "backend",
+    "model",
+    "start_time",
+    "end_time",
+    "duration_seconds",
+    "ttft_seconds",
+    "input_tokens",
+    "output_tokens",
+    "decode_tokens_per_second",
+    "energy_joules",
+    "avg_power_watts",
+    "joules_per_output_token",
+    "max_temperature_celsius",
+    "avg_cpu_utilization_ratio",
+    "min_cpu_frequency_hertz",
+    "throttled",
+    "status",
+]
+LOOKBACK = "30d"
+
+
+class ExportError(Exception):
+    """One line for the user, exit status 2."""
+
+
+def _iso(ts: float | None) -> str:
+    return (
+        ""
+        if ts is None
+        else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _from_results(results: Path, run_id: str) -> list[dict[str, Any]] | None:
+    path = jsonl_path(results, run_id)
+    if not path.is_file():
+        return None
+    return [r for r in read_records(path) if not r.get("warmup")]
+
+
+def _from_prometheus(prom: Prometheus, run_id: str) -> list[dict[str, Any]]:
+    now = dt.datetime.now(dt.UTC).timestamp()
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    for edge in ("start", "end"):
+        expr = f'last_over_time(edge_llm_prompt_{edge}_timestamp_seconds{{run_id="{run_id}"}}[{LOOKBACK}])'
+        for labels, value in prom.instant(expr, now):
+            rec = edges.setdefault(
+                (labels["prompt_id"], labels.get("repetition", "1")),
+                {
+                    "run_id": run_id,
+                    "prompt_id": labels["prompt_id"],
+                    "repetition": int(labels.get("repetition", 1)),
+                    "backend": labels.get("backend"),
+                    "model": labels.get("model"),
+                    "status": "ok",
+                },
+            )
+            rec["started_at" if edge == "start" else "ended_at"] = value
+    for name, field in (
+        ("edge_llm_time_to_first_token_seconds", "ttft_seconds"),
+        ("edge_llm_output_tokens_per_second", "decode_tokens_per_second"),
+    ):
+        for labels, value in prom.instant(f'last_over_time({name}{{run_id="{run_id}"}}[{LOOKBACK}])', now):
+            key = (labels["prompt_id"], labels.get("repetition", "1"))
+            if key in edges:
+                edges[key][field] = value
+    return sorted(edges.values(), key=lambda r: r.get("started_at", 0))
+
+
+def _known_runs(prom: Prometheus, results: Path) -> list[str]:
+    runs = {p.name[: -len(".meta.json")] for p in results.glob("*.meta.json")} if results.is_dir() else set()
+    with contextlib.suppress(PrometheusError):
+        runs |= set(prom.label_values("run_id"))
+    return sorted(runs)
+
+
+def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, Any]:
+    start, end = rec.get("started_at"), rec.get("ended_at")
+    out: dict[str, Any] = {
+        k: rec.get(k)
+        for k in (
+            "run_id",
+            "prompt_id",
+            "repetition",
+            "backend",
+            "model",
+            "ttft_seconds",
+            "input_tokens",
+            "output_tokens",
+            "decode_tokens_per_second",
+            "status",
+        )
+    }
+    out.update(start_time=_iso(start), end_time=_iso(end))
+    if start is None or end is None or end <= start:
+        return out
+    duration = end - start
+    chosen = rail or rec.get("energy_rail") or board_rail({r: 0.0 for r in aligner.rails(start, end)})
+    measured = (rec.get("energy_by_rail") or {}).get(chosen) if chosen else None
+    energy = measured if measured is not None else (aligner.energy(chosen, start, end) if chosen else None)
+    tokens = rec.get("output_tokens")
+    out.update(
+        duration_seconds=duration,
+        energy_joules=energy,
+        avg_power_watts=energy / duration if energy is not None else None,
+        joules_per_output_token=energy / tokens if energy is not None and tokens else None,
+        max_temperature_celsius=aligner.extreme("edge_temperature_celsius", "", start, end, max),
+        avg_cpu_utilization_ratio=aligner.cpu_utilization(start, end),
+        min_cpu_frequency_hertz=aligner.extreme("edge_cpu_frequency_hertz", "", start, end, min),
+        throttled=aligner.extreme("edge_throttled", ', window="now"', start, end, max),
+    )
+    return out
+
+
+def export(args: argparse.Namespace) -> int:
+    prom = Prometheus(args.prometheus)
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ExportError(f"--out {out}: exists (add --force to overwrite)")
+    if not out.parent.is_dir():
+        raise ExportError(f"--out {out}: no such directory {out.parent}")
+    records = _from_results(Path(args.results), args.run)
+    if records is None:
+        records = _from_prometheus(prom, args.run)
+    if not records:
+        known = ", ".join(_known_runs(prom, Path(args.results))) or "none"
+        raise ExportError(f"--run {args.run}: unknown run (known: {known})")
+    prom.label_values("__name__")  # unreachable Prometheus: say so before writing anything
+    aligner = Aligner(prom, args.instance)
+    try:
+        with out.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            for rec in records:
+                writer.writerow(
+                    {k: _cell(v) for k, v in row(rec, aligner, args.rail).items() if k in COLUMNS}
+                )
+    except OSError as exc:
+        raise ExportError(f"--out {out}: {exc.strerror}") from exc
+    print(f"wrote {len(records)} prompts to {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = parser_class(
+        prog="runner export", description="Per-prompt CSV of a run, aligned with the board's series."
+    )
+    p.add_argument("--prometheus", default="http://127.0.0.1:9090", metavar="URL")
+    p.add_argument("--run", required=True, metavar="RUN_ID")
+    p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.add_argument("--results", default="results", metavar="DIR", help="where the run's results file is")
+    p.add_argument("--rail", help="energy rail (default: the board's input rail, docs/alignment.md)")
+    p.add_argument("--instance", default=".*", metavar="REGEX", help="the board's instance label, if several")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
+    return p
+
+
+def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> int:
+    args = build_parser(parser_class).parse_args(argv)
+    try:
+        return export(args)
+    except (ExportError, PrometheusError) as exc:
+        print(f"runner export: error: {exc}", file=sys.stderr)
+        return 2

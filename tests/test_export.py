@@ -1,0 +1,167 @@
+"""runner export: per-prompt CSV rows from the results file or from Prometheus alone, aligned
+with the board's series of a live native stack; every bad input one line, exit 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_ollama import FakeOllama
+from test_stack import pytestmark as stack_mark
+from test_stack import query, wait_for
+
+from runner.export import COLUMNS
+
+from boardtrees import BOARDS
+from helpers import REPO, free_port, native_stack
+
+pytestmark = stack_mark
+VDD_IN_WATTS = 5.08 * 1.24  # the Orin fixture's input rail, constant
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def stack_run(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("export")
+    orin = BOARDS["jetson_orin"](tmp / "orin")
+    with native_stack(tmp / "stack", orin.sysfs, orin.procfs) as ports:
+        # Prometheus starts scraping up to ~5 s after it is ready: wait for samples before the
+        # first prompt, so its start edge has a sample on each side
+        wait_for(ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2')
+        with FakeOllama(token_delay=0.05) as ollama:
+            prompts = tmp / "p.txt"
+            prompts.write_text("Why is the sky blue?\nName three primes.\nCount to five.\n")
+            done = run_cli(
+                "--prompts",
+                str(prompts),
+                "--backend",
+                "ollama",
+                "--model",
+                "smollm2:135m",
+                "--host",
+                ollama.url,
+                "--results",
+                str(tmp / "results"),
+                "--max-tokens",
+                "16",
+                "--pushgateway",
+                f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
+                "--exporter-url",
+                f"http://127.0.0.1:{ports['EXPORTER_PORT']}",
+            )
+        assert done.returncode == 0, done.stderr
+        run_id = json.loads(next((tmp / "results").glob("*.meta.json")).read_text())["run_id"]
+        prom = ports["PROMETHEUS_PORT"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not query(
+            prom, f'edge_llm_prompt_end_timestamp_seconds{{run_id="{run_id}"}}'
+        ):
+            time.sleep(0.5)
+        time.sleep(3)  # samples after the last prompt's end edge
+        yield {"tmp": tmp, "run_id": run_id, "prometheus": f"http://127.0.0.1:{prom}"}
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == COLUMNS
+        return list(reader)
+
+
+def test_rows_from_the_results_file(stack_run) -> None:
+    out = stack_run["tmp"] / "from-results.csv"
+    done = run_cli(
+        "export",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert done.returncode == 0, done.stderr
+    got = rows(out)
+    assert [r["prompt_id"] for r in got] == ["1", "2", "3"]
+    records = [
+        json.loads(line)
+        for line in next((stack_run["tmp"] / "results").glob("*.jsonl")).read_text().splitlines()
+    ]
+    for r, rec in zip(got, records, strict=True):
+        assert r["start_time"].endswith("Z") and r["status"] == "ok"
+        assert int(r["output_tokens"]) == rec["output_tokens"] > 0
+        assert float(r["energy_joules"]) == pytest.approx(rec["energy_joules"])  # the runner's edge reading
+        assert float(r["avg_power_watts"]) == pytest.approx(VDD_IN_WATTS, rel=0.05)
+        assert float(r["joules_per_output_token"]) == pytest.approx(
+            float(r["energy_joules"]) / rec["output_tokens"]
+        )
+        assert float(r["max_temperature_celsius"]) == pytest.approx(47.593)  # the fixture's hottest zone
+        assert float(r["min_cpu_frequency_hertz"]) > 1e8
+        assert r["throttled"] == ""  # a Jetson has no firmware throttling flags: empty, never 0
+        assert r["avg_cpu_utilization_ratio"] == ""  # the fixture's CPU counters never move: 0/0
+
+
+def test_rows_from_prometheus_alone_interpolate_the_energy_counter(stack_run) -> None:
+    out = stack_run["tmp"] / "from-prometheus.csv"
+    empty = stack_run["tmp"] / "no-results"
+    empty.mkdir()
+    done = run_cli(
+        "export",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(empty),
+    )
+    assert done.returncode == 0, done.stderr
+    got = rows(out)
+    assert sorted(r["prompt_id"] for r in got) == ["1", "2", "3"]
+    for r in got:
+        duration = float(r["duration_seconds"])
+        assert duration > 0.5
+        # the counter interpolated at both edges of the window: the constant power times the window
+        assert float(r["energy_joules"]) == pytest.approx(VDD_IN_WATTS * duration, rel=0.03)
+        assert r["input_tokens"] == ""  # not in Prometheus per repetition: empty, not 0
+
+
+def test_bad_input(stack_run, tmp_path: Path) -> None:
+    base = ["export", "--prometheus", stack_run["prometheus"], "--results", str(stack_run["tmp"] / "results")]
+    unknown = run_cli(*base, "--run", "nope", "--out", str(tmp_path / "x.csv"))
+    assert (
+        unknown.returncode == 2 and stack_run["run_id"] in unknown.stderr and "unknown run" in unknown.stderr
+    )
+    existing = tmp_path / "exists.csv"
+    existing.write_text("keep me\n")
+    again = run_cli(*base, "--run", stack_run["run_id"], "--out", str(existing))
+    assert again.returncode == 2 and "--force" in again.stderr and existing.read_text() == "keep me\n"
+    assert run_cli(*base, "--run", stack_run["run_id"], "--out", str(existing), "--force").returncode == 0
+    nodir = run_cli(*base, "--run", stack_run["run_id"], "--out", str(tmp_path / "no" / "x.csv"))
+    assert nodir.returncode == 2 and "no such directory" in nodir.stderr
+    dead = run_cli(
+        "export",
+        "--prometheus",
+        f"http://127.0.0.1:{free_port()}",
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(tmp_path / "y.csv"),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert dead.returncode == 2 and "unreachable" in dead.stderr
+    for done in (unknown, again, nodir, dead):
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
