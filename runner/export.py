@@ -21,6 +21,7 @@ from typing import Any
 from runner.alignment import Aligner
 from runner.energy import board_rail
 from runner.promql import Prometheus, PrometheusError
+from runner.raw_export import DEFAULT_METRICS, raw_export
 from runner.results import jsonl_path, read_records
 
 COLUMNS = [
@@ -107,6 +108,35 @@ def _known_runs(prom: Prometheus, results: Path) -> list[str]:
     return sorted(runs)
 
 
+def _windows(prom: Prometheus, args: argparse.Namespace) -> list[dict[str, Any]]:
+    records = _from_results(Path(args.results), args.run)
+    return _from_prometheus(prom, args.run) if records is None else records
+
+
+def _raw(prom: Prometheus, args: argparse.Namespace, out: Path) -> int:
+    if not args.step >= 0.001:  # Prometheus' resolution is the millisecond
+        raise ExportError(f"--step {args.step:g}: must be at least 0.001 seconds")
+    start, end = args.start, args.end
+    if start is None or end is None:
+        if not args.run:
+            raise ExportError("--raw needs --run RUN_ID or both --start and --end")
+        windows = [r for r in _windows(prom, args) if r.get("started_at") and r.get("ended_at")]
+        if not windows:
+            known = ", ".join(_known_runs(prom, Path(args.results))) or "none"
+            raise ExportError(f"--run {args.run}: unknown run (known: {known})")
+        start = start if start is not None else min(r["started_at"] for r in windows) - 5
+        end = end if end is not None else max(r["ended_at"] for r in windows) + 5
+    if end <= start:
+        raise ExportError(f"empty range: --start {start:.3f} is not before --end {end:.3f}")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    try:
+        rows = raw_export(prom, metrics, args.instance, start, end, args.step, out)
+    except OSError as exc:
+        raise ExportError(f"--out {out}: {exc.strerror}") from exc
+    print(f"wrote {rows} rows to {out}", file=sys.stderr)
+    return 0
+
+
 def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, Any]:
     start, end = rec.get("started_at"), rec.get("ended_at")
     out: dict[str, Any] = {
@@ -152,9 +182,11 @@ def export(args: argparse.Namespace) -> int:
         raise ExportError(f"--out {out}: exists (add --force to overwrite)")
     if not out.parent.is_dir():
         raise ExportError(f"--out {out}: no such directory {out.parent}")
-    records = _from_results(Path(args.results), args.run)
-    if records is None:
-        records = _from_prometheus(prom, args.run)
+    if args.raw:
+        return _raw(prom, args, out)
+    if not args.run:
+        raise ExportError("--run RUN_ID is required (or --raw with --start and --end)")
+    records = _windows(prom, args)
     if not records:
         known = ", ".join(_known_runs(prom, Path(args.results))) or "none"
         raise ExportError(f"--run {args.run}: unknown run (known: {known})")
@@ -179,8 +211,19 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         prog="runner export", description="Per-prompt CSV of a run, aligned with the board's series."
     )
     p.add_argument("--prometheus", default="http://127.0.0.1:9090", metavar="URL")
-    p.add_argument("--run", required=True, metavar="RUN_ID")
+    p.add_argument("--run", metavar="RUN_ID", help="the run (its prompt windows give the range)")
     p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.add_argument(
+        "--raw", action="store_true", help="wide CSV of the board's series instead of per-prompt rows"
+    )
+    p.add_argument(
+        "--start", type=float, metavar="UNIX_SECONDS", help="--raw: range start (default: the run's)"
+    )
+    p.add_argument("--end", type=float, metavar="UNIX_SECONDS", help="--raw: range end (default: the run's)")
+    p.add_argument(
+        "--step", type=float, default=1.0, metavar="SECONDS", help="--raw: row spacing (default 1)"
+    )
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="--raw: comma-separated metric names")
     p.add_argument("--results", default="results", metavar="DIR", help="where the run's results file is")
     p.add_argument("--rail", help="energy rail (default: the board's input rail, docs/alignment.md)")
     p.add_argument("--instance", default=".*", metavar="REGEX", help="the board's instance label, if several")

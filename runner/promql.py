@@ -23,7 +23,7 @@ class Prometheus:
         self.url = url.rstrip("/")
 
     def _get(self, path: str, params: dict[str, Any]) -> Any:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
+        url = f"{self.url}{path}?{urllib.parse.urlencode(params, doseq=True)}"
         try:
             with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
                 body = json.load(r)
@@ -48,6 +48,18 @@ class Prometheus:
         window = max(end - start, 0.001)
         data = self._get(
             "/api/v1/query", {"query": f"{selector}[{window * 1000:.0f}ms]", "time": f"{end:.3f}"}
+        )
+        return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in data["result"]]
+
+    def series(self, selectors: list[str], start: float, end: float) -> list[dict[str, str]]:
+        return list(
+            self._get("/api/v1/series", {"match[]": selectors, "start": f"{start:.3f}", "end": f"{end:.3f}"})
+        )
+
+    def range(self, expr: str, start: float, end: float, step: float) -> Series:
+        data = self._get(
+            "/api/v1/query_range",
+            {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
         )
         return [(r["metric"], [(float(t), float(v)) for t, v in r["values"]]) for r in data["result"]]
 

@@ -4,6 +4,7 @@ with the board's series of a live native stack; every bad input one line, exit 2
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import subprocess
 import sys
@@ -165,3 +166,60 @@ def test_bad_input(stack_run, tmp_path: Path) -> None:
     assert dead.returncode == 2 and "unreachable" in dead.stderr
     for done in (unknown, again, nodir, dead):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_raw_series_wide_csv(stack_run) -> None:
+    out = stack_run["tmp"] / "raw.csv"
+    done = run_cli(
+        "export",
+        "--raw",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="") as f:
+        table = list(csv.reader(f))
+    header, body = table[0], table[1:]
+    assert header[:2] == ["timestamp", "unix_seconds"]
+    vdd_in = [i for i, c in enumerate(header) if c.startswith("edge_power_watts{") and 'rail="VDD_IN"' in c]
+    assert len(vdd_in) == 1 and 'instance="127.0.0.1:' in header[vdd_in[0]]
+    values = [float(r[vdd_in[0]]) for r in body if r[vdd_in[0]]]
+    assert values and all(v == pytest.approx(VDD_IN_WATTS) for v in values)
+    steps = [float(b[1]) - float(a[1]) for a, b in itertools.pairwise(body)]
+    assert all(s == pytest.approx(1.0) for s in steps)
+
+
+def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
+    """25,000 steps of 1 ms: one query_range would be refused (11,000 points per series); chunks are not."""
+    out = stack_run["tmp"] / "raw-fine.csv"
+    records = [
+        json.loads(line)
+        for line in next((stack_run["tmp"] / "results").glob("*.jsonl")).read_text().splitlines()
+    ]
+    start = records[0]["started_at"]
+    done = run_cli(
+        "export",
+        "--raw",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--start",
+        f"{start}",
+        "--end",
+        f"{start + 25}",
+        "--step",
+        "0.001",
+        "--metrics",
+        "edge_power_watts",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="") as f:
+        rows = sum(1 for _ in f) - 1
+    assert rows == 25_001

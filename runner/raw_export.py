@@ -1,0 +1,85 @@
+"""``runner export --raw``: a wide CSV of the board's series over a run (or --start/--end) at
+--step: one row per step, a ``timestamp`` column then one column per series.
+
+The series are listed first (``/api/v1/series``) so the columns are fixed before any row is
+written; then the range is walked in chunks of at most 11,000 steps (Prometheus' points-per-series
+limit for one query_range), each chunk's rows written and dropped, so memory stays flat however
+long the range is.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from runner.promql import Prometheus
+
+MAX_POINTS = 11_000
+DEFAULT_METRICS = (
+    "edge_power_watts",
+    "edge_energy_joules_total",
+    "edge_temperature_celsius",
+    "edge_cpu_frequency_hertz",
+    "edge_fan_duty_ratio",
+    "edge_memory_available_bytes",
+    "edge_throttled",
+)
+DROP = {"__name__", "job"}
+
+
+def column(labels: dict[str, str]) -> str:
+    """A stable column name: metric{label="value",...} with labels sorted."""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k not in DROP)
+    return f"{labels['__name__']}{{{inner}}}"
+
+
+def chunks(start: float, end: float, step: float) -> Iterator[tuple[float, float]]:
+    span = step * (MAX_POINTS - 1)
+    t = start
+    while t <= end:
+        yield t, min(t + span, end)
+        t += span + step
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_raw(
+    prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, step: float, out: TextIO
+) -> int:
+    """Stream the wide CSV; returns the number of rows."""
+    selectors = [f'{m}{{instance=~"{instance}"}}' for m in metrics]
+    columns = sorted({column(s) for s in prom.series(selectors, start, end)})
+    index = {c: i for i, c in enumerate(columns)}
+    writer = csv.writer(out)
+    writer.writerow(["timestamp", "unix_seconds", *columns])
+    rows = 0
+    for a, b in chunks(start, end, step):
+        steps = round((b - a) / step) + 1
+        table: list[list[Any]] = [[""] * len(columns) for _ in range(steps)]
+        for selector in selectors:
+            for labels, points in prom.range(selector, a, b, step):
+                col = index.get(column(labels))
+                if col is None:
+                    continue
+                for t, v in points:
+                    k = round((t - a) / step)
+                    if 0 <= k < steps and math.isfinite(v):
+                        table[k][col] = v
+        for k, values in enumerate(table):
+            t = a + k * step
+            writer.writerow([_iso(t), f"{t:.3f}", *values])
+        rows += steps
+    return rows
+
+
+def raw_export(
+    prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, step: float, out: Path
+) -> int:
+    with out.open("w", newline="", encoding="utf-8") as f:
+        return write_raw(prom, metrics, instance, start, end, step, f)
