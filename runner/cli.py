@@ -180,13 +180,14 @@ def _resume_state(args: argparse.Namespace) -> tuple[dict[str, Any], set[tuple[s
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="runner: %(message)s", stream=sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["export"]:
-        from runner import export
+    if argv[:1] in (["export"], ["report"]):
+        from runner import export, report
 
+        command = export if argv[0] == "export" else report
         try:
-            return export.main(argv[1:], _Parser)
+            return command.main(argv[1:], _Parser)
         except UsageError as exc:
-            print(f"runner export: error: {exc}", file=sys.stderr)
+            print(f"runner {argv[0]}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     stop = threading.Event()
     try:

@@ -101,14 +101,14 @@ def _from_prometheus(prom: Prometheus, run_id: str) -> list[dict[str, Any]]:
     return sorted(edges.values(), key=lambda r: r.get("started_at", 0))
 
 
-def _known_runs(prom: Prometheus, results: Path) -> list[str]:
+def known_runs(prom: Prometheus, results: Path) -> list[str]:
     runs = {p.name[: -len(".meta.json")] for p in results.glob("*.meta.json")} if results.is_dir() else set()
     with contextlib.suppress(PrometheusError):
         runs |= set(prom.label_values("run_id"))
     return sorted(runs)
 
 
-def _windows(prom: Prometheus, args: argparse.Namespace) -> list[dict[str, Any]]:
+def prompt_windows(prom: Prometheus, args: argparse.Namespace) -> list[dict[str, Any]]:
     records = _from_results(Path(args.results), args.run)
     return _from_prometheus(prom, args.run) if records is None else records
 
@@ -120,9 +120,9 @@ def _raw(prom: Prometheus, args: argparse.Namespace, out: Path) -> int:
     if start is None or end is None:
         if not args.run:
             raise ExportError("--raw needs --run RUN_ID or both --start and --end")
-        windows = [r for r in _windows(prom, args) if r.get("started_at") and r.get("ended_at")]
+        windows = [r for r in prompt_windows(prom, args) if r.get("started_at") and r.get("ended_at")]
         if not windows:
-            known = ", ".join(_known_runs(prom, Path(args.results))) or "none"
+            known = ", ".join(known_runs(prom, Path(args.results))) or "none"
             raise ExportError(f"--run {args.run}: unknown run (known: {known})")
         start = start if start is not None else min(r["started_at"] for r in windows) - 5
         end = end if end is not None else max(r["ended_at"] for r in windows) + 5
@@ -186,9 +186,9 @@ def export(args: argparse.Namespace) -> int:
         return _raw(prom, args, out)
     if not args.run:
         raise ExportError("--run RUN_ID is required (or --raw with --start and --end)")
-    records = _windows(prom, args)
+    records = prompt_windows(prom, args)
     if not records:
-        known = ", ".join(_known_runs(prom, Path(args.results))) or "none"
+        known = ", ".join(known_runs(prom, Path(args.results))) or "none"
         raise ExportError(f"--run {args.run}: unknown run (known: {known})")
     prom.label_values("__name__")  # unreachable Prometheus: say so before writing anything
     aligner = Aligner(prom, args.instance)

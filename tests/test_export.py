@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -223,3 +224,34 @@ def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
     with out.open(newline="") as f:
         rows = sum(1 for _ in f) - 1
     assert rows == 25_001
+
+
+def test_report_draws_the_run_and_prints_the_table(stack_run) -> None:
+    out = stack_run["tmp"] / "run.png"
+    done = run_cli(
+        "report",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert "prompt_id" in done.stderr and "ttft_s" in done.stderr
+    again = run_cli(
+        "report",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert again.returncode == 2 and "--force" in again.stderr
+    shutil.copy(out, "/tmp/edgemeter-report.png")
