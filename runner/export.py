@@ -130,7 +130,7 @@ def _raw(prom: Prometheus, args: argparse.Namespace, out: Path) -> int:
         raise ExportError(f"empty range: --start {start:.3f} is not before --end {end:.3f}")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     try:
-        rows = raw_export(prom, metrics, args.instance, start, end, args.step, out)
+        rows = raw_export(prom, metrics, args.instance, start, end, None if args.samples else args.step, out)
     except OSError as exc:
         raise ExportError(f"--out {out}: {exc.strerror}") from exc
     print(f"wrote {rows} rows to {out}", file=sys.stderr)
@@ -224,6 +224,11 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         "--step", type=float, default=1.0, metavar="SECONDS", help="--raw: row spacing (default 1)"
     )
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="--raw: comma-separated metric names")
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="--raw: every sample at its scrape time (long format), not a grid",
+    )
     p.add_argument("--results", default="results", metavar="DIR", help="where the run's results file is")
     p.add_argument("--rail", help="energy rail (default: the board's input rail, docs/alignment.md)")
     p.add_argument("--instance", default=".*", metavar="REGEX", help="the board's instance label, if several")

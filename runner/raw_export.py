@@ -78,8 +78,40 @@ def write_raw(
     return rows
 
 
-def raw_export(
-    prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, step: float, out: Path
+def write_samples(
+    prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, out: TextIO
 ) -> int:
+    """Every stored sample at its own scrape timestamp, long format (timestamp, series, value),
+    read in windows of 11,000 s: at most 11,000 points per series per request at 1 s scrapes."""
+    writer = csv.writer(out)
+    writer.writerow(["timestamp", "unix_seconds", "series", "value"])
+    rows = 0
+    t = start
+    while t < end:
+        b = min(t + MAX_POINTS, end)
+        chunk: list[tuple[float, str, float]] = []
+        for m in metrics:
+            for labels, points in prom.samples(f'{m}{{instance=~"{instance}"}}', t, b):
+                name = column(labels)
+                chunk += [(ts, name, v) for ts, v in points if t < ts <= b]
+        chunk.sort()
+        writer.writerows([_iso(ts), f"{ts:.3f}", name, v] for ts, name, v in chunk)
+        rows += len(chunk)
+        t = b
+    return rows
+
+
+def raw_export(
+    prom: Prometheus,
+    metrics: list[str],
+    instance: str,
+    start: float,
+    end: float,
+    step: float | None,
+    out: Path,
+) -> int:
+    """``step`` None: every sample at its scrape timestamp; else the wide grid at ``step``."""
     with out.open("w", newline="", encoding="utf-8") as f:
+        if step is None:
+            return write_samples(prom, metrics, instance, start, end, f)
         return write_raw(prom, metrics, instance, start, end, step, f)

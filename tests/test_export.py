@@ -255,3 +255,30 @@ def test_report_draws_the_run_and_prints_the_table(stack_run) -> None:
     )
     assert again.returncode == 2 and "--force" in again.stderr
     shutil.copy(out, "/tmp/edgemeter-report.png")
+
+
+def test_raw_samples_at_their_scrape_timestamps(stack_run) -> None:
+    out = stack_run["tmp"] / "samples.csv"
+    done = run_cli(
+        "export",
+        "--raw",
+        "--samples",
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--metrics",
+        "edge_power_watts",
+        "--out",
+        str(out),
+        "--results",
+        str(stack_run["tmp"] / "results"),
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="") as f:
+        body = list(csv.DictReader(f))
+    vdd_in = [r for r in body if 'rail="VDD_IN"' in r["series"]]
+    stamps = [float(r["unix_seconds"]) for r in vdd_in]
+    assert len(stamps) >= 3 and stamps == sorted(stamps)
+    assert all(0.5 < b - a < 1.5 for a, b in itertools.pairwise(stamps))  # 1 s scrapes, as scraped
+    assert all(float(r["value"]) == pytest.approx(VDD_IN_WATTS) for r in vdd_in)
