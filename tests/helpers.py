@@ -109,3 +109,41 @@ def native_stack(stack_dir: Path, sysfs: Path, procfs: Path, extra: str = "") ->
         down = subprocess.run(["bash", script, "down"], env=env, capture_output=True, text=True, timeout=60)
         assert down.returncode == 0, down.stderr
         assert not list(stack_dir.glob("*.pid"))
+
+
+def run_prompts_into_stack(
+    ports: dict[str, int], prompts: Path, text: str, results: Path, max_tokens: int, token_delay: float = 0.01
+) -> subprocess.CompletedProcess:
+    """The runner on the Ollama stand-in, pushing to a native stack's Pushgateway and reading the
+    energy from its exporter at each prompt's edges."""
+    from fake_ollama import FakeOllama
+
+    prompts.write_text(text)
+    with FakeOllama(token_delay=token_delay) as ollama:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runner",
+                "--prompts",
+                str(prompts),
+                "--backend",
+                "ollama",
+                "--model",
+                "smollm2:135m",
+                "--host",
+                ollama.url,
+                "--results",
+                str(results),
+                "--max-tokens",
+                str(max_tokens),
+                "--pushgateway",
+                f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
+                "--exporter-url",
+                f"http://127.0.0.1:{ports['EXPORTER_PORT']}",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )

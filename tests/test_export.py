@@ -13,14 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_ollama import FakeOllama
 from test_stack import pytestmark as stack_mark
 from test_stack import query, wait_for
 
 from runner.export import COLUMNS
 
 from boardtrees import BOARDS
-from helpers import REPO, free_port, native_stack
+from helpers import REPO, free_port, native_stack, run_prompts_into_stack
 
 pytestmark = stack_mark
 VDD_IN_WATTS = 5.08 * 1.24  # the Orin fixture's input rail, constant
@@ -40,27 +39,8 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory):
         # Prometheus starts scraping up to ~5 s after it is ready: wait for samples before the
         # first prompt, so its start edge has a sample on each side
         wait_for(ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2')
-        with FakeOllama(token_delay=0.05) as ollama:
-            prompts = tmp / "p.txt"
-            prompts.write_text("Why is the sky blue?\nName three primes.\nCount to five.\n")
-            done = run_cli(
-                "--prompts",
-                str(prompts),
-                "--backend",
-                "ollama",
-                "--model",
-                "smollm2:135m",
-                "--host",
-                ollama.url,
-                "--results",
-                str(tmp / "results"),
-                "--max-tokens",
-                "16",
-                "--pushgateway",
-                f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
-                "--exporter-url",
-                f"http://127.0.0.1:{ports['EXPORTER_PORT']}",
-            )
+        text = "Why is the sky blue?\nName three primes.\nCount to five.\n"
+        done = run_prompts_into_stack(ports, tmp / "p.txt", text, tmp / "results", 16, token_delay=0.05)
         assert done.returncode == 0, done.stderr
         run_id = json.loads(next((tmp / "results").glob("*.meta.json")).read_text())["run_id"]
         prom = ports["PROMETHEUS_PORT"]

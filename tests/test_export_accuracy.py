@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_ollama import FakeOllama
 from test_stack import pytestmark as stack_mark
 from test_stack import wait_for
 
 from boardtrees import BOARDS
-from helpers import REPO, native_stack
+from helpers import REPO, native_stack, run_prompts_into_stack
 
 pytestmark = stack_mark
 STEP, PERIOD = 0.01, 20.0
@@ -64,37 +63,10 @@ def test_energy_per_prompt_matches_the_exact_integral(tmp_path: Path) -> None:
             wait_for(
                 ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2'
             )
-            prompts = tmp_path / "p.txt"
-            prompts.write_text("SLOW one\nSLOW two\nSLOW three\n")
             results = tmp_path / "results"
-            with FakeOllama() as ollama:
-                run = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "runner",
-                        "--prompts",
-                        str(prompts),
-                        "--backend",
-                        "ollama",
-                        "--model",
-                        "smollm2:135m",
-                        "--host",
-                        ollama.url,
-                        "--results",
-                        str(results),
-                        "--max-tokens",
-                        "14",
-                        "--pushgateway",
-                        f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
-                        "--exporter-url",
-                        f"http://127.0.0.1:{ports['EXPORTER_PORT']}",
-                    ],
-                    cwd=REPO,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                )
+            run = run_prompts_into_stack(
+                ports, tmp_path / "p.txt", "SLOW one\nSLOW two\nSLOW three\n", results, 14
+            )
             assert run.returncode == 0, run.stderr
             time.sleep(3)  # scrapes after the last prompt's end, and the pushed windows scraped
             run_id = json.loads(next(results.glob("*.meta.json")).read_text())["run_id"]

@@ -7,17 +7,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from fake_ollama import FakeOllama
 
 from boardtrees import BOARDS
-from helpers import REPO, native_stack
+from helpers import REPO, native_stack, run_prompts_into_stack
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
@@ -90,37 +88,10 @@ def check_every_panel(port: int, run_id: str) -> None:
 def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
     with native_stack(tmp_path / "stack", orin.sysfs, orin.procfs, "--process ollama") as ports:
-        prom, exporter = ports["PROMETHEUS_PORT"], ports["EXPORTER_PORT"]
-        with FakeOllama(token_delay=0.01) as ollama:
-            prompts = tmp_path / "p.txt"
-            prompts.write_text("Why is the sky blue?\nName three primes.\n")
-            run = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "runner",
-                    "--prompts",
-                    str(prompts),
-                    "--backend",
-                    "ollama",
-                    "--model",
-                    "smollm2:135m",
-                    "--host",
-                    ollama.url,
-                    "--results",
-                    str(tmp_path / "r"),
-                    "--max-tokens",
-                    "8",
-                    "--pushgateway",
-                    f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
-                    "--exporter-url",
-                    f"http://127.0.0.1:{exporter}",
-                ],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+        prom = ports["PROMETHEUS_PORT"]
+        run = run_prompts_into_stack(
+            ports, tmp_path / "p.txt", "Why is the sky blue?\nName three primes.\n", tmp_path / "r", 8
+        )
         assert run.returncode == 0, run.stderr
         board = wait_for(prom, 'edge_power_watts{rail="VDD_IN", job="edgemeter", board="local"}')
         assert float(board[0]["value"][1]) == pytest.approx(6.2992)
