@@ -8,6 +8,7 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runner import __version__
 from runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
@@ -161,8 +163,6 @@ def _resume_state(args: argparse.Namespace) -> tuple[dict[str, Any], set[tuple[s
         raise UsageError(
             f"--resume {args.resume}: no such run in {args.results} (known: {', '.join(known) or 'none'})"
         )
-    import json
-
     meta = json.loads(meta_file.read_text())
     done = {
         (r["prompt_id"], r["repetition"])
@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     exporter_url = _url(args.exporter_url) if args.exporter_url else None
-    if exporter_url and urlsplit_path(exporter_url) in ("", "/"):
+    if exporter_url and urlsplit(exporter_url).path in ("", "/"):
         exporter_url = exporter_url.rstrip("/") + "/metrics"
     session = Session(backend, run_id, writer, pusher, progress, exporter_url, stop)
     plan = Plan(prompts, args.repeat, args.warmup, args.max_failures, done)
@@ -285,9 +285,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.say(f"interrupted: continue with --resume {run_id}")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(r.status != "ok" for r in measured) or outcome.stopped_on_failures else EXIT_OK
-
-
-def urlsplit_path(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).path

@@ -21,7 +21,7 @@ from typing import Any
 from runner.alignment import Aligner
 from runner.energy import board_rail
 from runner.promql import Prometheus, PrometheusError
-from runner.raw_export import DEFAULT_METRICS, raw_export
+from runner.raw_export import DEFAULT_METRICS, iso, raw_export
 from runner.results import jsonl_path, read_records
 
 COLUMNS = [
@@ -51,14 +51,6 @@ LOOKBACK = "30d"
 
 class ExportError(Exception):
     """One line for the user, exit status 2."""
-
-
-def _iso(ts: float | None) -> str:
-    return (
-        ""
-        if ts is None
-        else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def _cell(value: Any) -> Any:
@@ -154,7 +146,7 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
             "status",
         )
     }
-    out.update(start_time=_iso(start), end_time=_iso(end))
+    out.update(start_time=iso(start), end_time=iso(end))
     if start is None or end is None or end <= start:
         return out
     duration = end - start

@@ -45,7 +45,10 @@ def chunks(start: float, end: float, step: float) -> Iterator[tuple[float, float
         t += span + step
 
 
-def _iso(ts: float) -> str:
+def iso(ts: float | None) -> str:
+    """ISO 8601 UTC with milliseconds; empty for an unknown time (an empty CSV cell)."""
+    if ts is None:
+        return ""
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -73,7 +76,7 @@ def write_raw(
                         table[k][col] = v
         for k, values in enumerate(table):
             t = a + k * step
-            writer.writerow([_iso(t), f"{t:.3f}", *values])
+            writer.writerow([iso(t), f"{t:.3f}", *values])
         rows += steps
     return rows
 
@@ -95,7 +98,7 @@ def write_samples(
                 name = column(labels)
                 chunk += [(ts, name, v) for ts, v in points if t < ts <= b]
         chunk.sort()
-        writer.writerows([_iso(ts), f"{ts:.3f}", name, v] for ts, name, v in chunk)
+        writer.writerows([iso(ts), f"{ts:.3f}", name, v] for ts, name, v in chunk)
         rows += len(chunk)
         t = b
     return rows

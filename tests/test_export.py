@@ -53,6 +53,23 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory):
         yield {"tmp": tmp, "run_id": run_id, "prometheus": f"http://127.0.0.1:{prom}"}
 
 
+def on_run(stack_run, command: str, out: Path, *extra: str, results: Path | None = None):
+    """``runner export|report`` on the fixture's run and Prometheus."""
+    results = results or stack_run["tmp"] / "results"
+    return run_cli(
+        command,
+        *extra,
+        "--prometheus",
+        stack_run["prometheus"],
+        "--run",
+        stack_run["run_id"],
+        "--out",
+        str(out),
+        "--results",
+        str(results),
+    )
+
+
 def rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -62,17 +79,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def test_rows_from_the_results_file(stack_run) -> None:
     out = stack_run["tmp"] / "from-results.csv"
-    done = run_cli(
-        "export",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--out",
-        str(out),
-        "--results",
-        str(stack_run["tmp"] / "results"),
-    )
+    done = on_run(stack_run, "export", out)
     assert done.returncode == 0, done.stderr
     got = rows(out)
     assert [r["prompt_id"] for r in got] == ["1", "2", "3"]
@@ -98,17 +105,7 @@ def test_rows_from_prometheus_alone_interpolate_the_energy_counter(stack_run) ->
     out = stack_run["tmp"] / "from-prometheus.csv"
     empty = stack_run["tmp"] / "no-results"
     empty.mkdir()
-    done = run_cli(
-        "export",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--out",
-        str(out),
-        "--results",
-        str(empty),
-    )
+    done = on_run(stack_run, "export", out, results=empty)
     assert done.returncode == 0, done.stderr
     got = rows(out)
     assert sorted(r["prompt_id"] for r in got) == ["1", "2", "3"]
@@ -128,10 +125,10 @@ def test_bad_input(stack_run, tmp_path: Path) -> None:
     )
     existing = tmp_path / "exists.csv"
     existing.write_text("keep me\n")
-    again = run_cli(*base, "--run", stack_run["run_id"], "--out", str(existing))
+    again = on_run(stack_run, "export", existing)
     assert again.returncode == 2 and "--force" in again.stderr and existing.read_text() == "keep me\n"
-    assert run_cli(*base, "--run", stack_run["run_id"], "--out", str(existing), "--force").returncode == 0
-    nodir = run_cli(*base, "--run", stack_run["run_id"], "--out", str(tmp_path / "no" / "x.csv"))
+    assert on_run(stack_run, "export", existing, "--force").returncode == 0
+    nodir = on_run(stack_run, "export", tmp_path / "no" / "x.csv")
     assert nodir.returncode == 2 and "no such directory" in nodir.stderr
     dead = run_cli(
         "export",
@@ -151,18 +148,7 @@ def test_bad_input(stack_run, tmp_path: Path) -> None:
 
 def test_raw_series_wide_csv(stack_run) -> None:
     out = stack_run["tmp"] / "raw.csv"
-    done = run_cli(
-        "export",
-        "--raw",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--out",
-        str(out),
-        "--results",
-        str(stack_run["tmp"] / "results"),
-    )
+    done = on_run(stack_run, "export", out, "--raw")
     assert done.returncode == 0, done.stderr
     with out.open(newline="") as f:
         table = list(csv.reader(f))
@@ -208,52 +194,18 @@ def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
 
 def test_report_draws_the_run_and_prints_the_table(stack_run) -> None:
     out = stack_run["tmp"] / "run.png"
-    done = run_cli(
-        "report",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--out",
-        str(out),
-        "--results",
-        str(stack_run["tmp"] / "results"),
-    )
+    done = on_run(stack_run, "report", out)
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
     assert "prompt_id" in done.stderr and "ttft_s" in done.stderr
-    again = run_cli(
-        "report",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--out",
-        str(out),
-        "--results",
-        str(stack_run["tmp"] / "results"),
-    )
+    again = on_run(stack_run, "report", out)
     assert again.returncode == 2 and "--force" in again.stderr
     shutil.copy(out, "/tmp/edgemeter-report.png")
 
 
 def test_raw_samples_at_their_scrape_timestamps(stack_run) -> None:
     out = stack_run["tmp"] / "samples.csv"
-    done = run_cli(
-        "export",
-        "--raw",
-        "--samples",
-        "--prometheus",
-        stack_run["prometheus"],
-        "--run",
-        stack_run["run_id"],
-        "--metrics",
-        "edge_power_watts",
-        "--out",
-        str(out),
-        "--results",
-        str(stack_run["tmp"] / "results"),
-    )
+    done = on_run(stack_run, "export", out, "--raw", "--samples", "--metrics", "edge_power_watts")
     assert done.returncode == 0, done.stderr
     with out.open(newline="") as f:
         body = list(csv.DictReader(f))

@@ -51,7 +51,7 @@ def prompts(tmp_path: Path) -> Path:
     return path
 
 
-def ollama_args(server: FakeOllama, prompts: Path, results: Path, *more: str) -> list[str]:
+def ollama_args(url: str, prompts: Path, results: Path, *more: str) -> list[str]:
     return [
         "--prompts",
         str(prompts),
@@ -60,7 +60,7 @@ def ollama_args(server: FakeOllama, prompts: Path, results: Path, *more: str) ->
         "--model",
         MODEL,
         "--host",
-        server.url,
+        url,
         "--results",
         str(results),
         "--max-tokens",
@@ -71,7 +71,7 @@ def ollama_args(server: FakeOllama, prompts: Path, results: Path, *more: str) ->
 
 def test_records_every_figure_with_its_source(ollama, prompts: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
-    done = runner(*ollama_args(ollama, prompts, results, "--no-push", "--repeat", "2", "--warmup", "1"))
+    done = runner(*ollama_args(ollama.url, prompts, results, "--no-push", "--repeat", "2", "--warmup", "1"))
     assert done.returncode == 0, done.stderr
     recs = records(results)
     assert [(r["prompt_id"], r["repetition"], r["warmup"]) for r in recs] == [
@@ -102,35 +102,15 @@ def test_records_every_figure_with_its_source(ollama, prompts: Path, tmp_path: P
 
 def test_missing_model_says_ollama_pull(ollama, prompts: Path, tmp_path: Path) -> None:
     done = runner(
-        "--prompts",
-        str(prompts),
-        "--backend",
-        "ollama",
-        "--model",
-        "llama9:70b",
-        "--host",
-        ollama.url,
-        "--results",
-        str(tmp_path / "r"),
-    )
+        *ollama_args(ollama.url, prompts, tmp_path / "r", "--model", "llama9:70b")
+    )  # the last --model wins
     assert done.returncode == 2
     assert "ollama pull llama9:70b" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_unreachable_backend_is_exit_3_before_any_prompt(prompts: Path, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    done = runner(
-        "--prompts",
-        str(prompts),
-        "--backend",
-        "ollama",
-        "--model",
-        MODEL,
-        "--host",
-        url,
-        "--results",
-        str(tmp_path / "r"),
-    )
+    done = runner(*ollama_args(url, prompts, tmp_path / "r"))
     assert done.returncode == 3, done.stderr
     assert url in done.stderr and "Traceback" not in done.stderr
     assert (
@@ -162,7 +142,7 @@ def test_backend_dying_mid_prompt_is_that_prompts_error(ollama, tmp_path: Path) 
     path = tmp_path / "p.txt"
     path.write_text("first\nCRASH now\nthird\n")
     results = tmp_path / "r"
-    done = runner(*ollama_args(ollama, path, results, "--no-push"))
+    done = runner(*ollama_args(ollama.url, path, results, "--no-push"))
     assert done.returncode == 1, done.stderr
     statuses = [(r["prompt_id"], r["status"]) for r in records(results)]
     assert statuses == [("1", "ok"), ("2", "error"), ("3", "ok")]
@@ -173,7 +153,7 @@ def test_stops_after_max_failures_in_a_row(ollama, tmp_path: Path) -> None:
     path = tmp_path / "p.txt"
     path.write_text("CRASH a\nCRASH b\nCRASH c\nfine\n")
     results = tmp_path / "r"
-    done = runner(*ollama_args(ollama, path, results, "--no-push", "--max-failures", "2"))
+    done = runner(*ollama_args(ollama.url, path, results, "--no-push", "--max-failures", "2"))
     assert done.returncode == 1
     assert [r["status"] for r in records(results)] == ["error", "error"]
     assert "--max-failures" in done.stderr
@@ -187,7 +167,7 @@ def test_sigint_mid_run_then_resume(ollama, tmp_path: Path) -> None:
         sys.executable,
         "-m",
         "runner",
-        *ollama_args(ollama, path, results, "--no-push", "--max-tokens", "4"),
+        *ollama_args(ollama.url, path, results, "--no-push", "--max-tokens", "4"),
     ]
     proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -230,7 +210,7 @@ def test_pushes_contract_metrics_and_energy_per_prompt(ollama, prompts: Path, tm
         time.sleep(0.5)  # let the sampler take a few readings
         done = runner(
             *ollama_args(
-                ollama,
+                ollama.url,
                 prompts,
                 results,
                 "--pushgateway",
@@ -268,7 +248,7 @@ def test_pushes_contract_metrics_and_energy_per_prompt(ollama, prompts: Path, tm
 def test_a_dead_pushgateway_never_stops_the_run(ollama, prompts: Path, tmp_path: Path) -> None:
     results = tmp_path / "r"
     dead = f"http://127.0.0.1:{free_port()}"
-    done = runner(*ollama_args(ollama, prompts, results, "--pushgateway", dead))
+    done = runner(*ollama_args(ollama.url, prompts, results, "--pushgateway", dead))
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("push failed") == 1  # warned once
     assert len(records(results)) == 2

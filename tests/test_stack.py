@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -16,6 +17,9 @@ import pytest
 
 from boardtrees import BOARDS
 from helpers import REPO, native_stack, run_prompts_into_stack
+
+sys.path.insert(0, str(REPO / "grafana"))
+from build_dashboards import DASHBOARDS
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("prometheus-pushgateway")),
@@ -66,11 +70,6 @@ def substitute(expr: str, run_id: str) -> str:
 def check_every_panel(port: int, run_id: str) -> None:
     """Every dashboard panel's query and every annotation query, variables substituted, evaluated
     against the live Prometheus: no errors, and data wherever this board should have some."""
-    import sys as _sys
-
-    _sys.path.insert(0, str(REPO / "grafana"))
-    from build_dashboards import DASHBOARDS
-
     for name, dashboard in DASHBOARDS.items():
         for annotation in dashboard["annotations"]["list"]:
             assert query(port, substitute(annotation["expr"], run_id)), (name, annotation["name"])
