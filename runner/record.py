@@ -15,6 +15,11 @@ Definitions (also in docs/metrics.md, because tools disagree on them):
   figure is (pieces - 1) / (last piece - first piece), i.e. tokens after the first over the time
   after the first.
 - ``mean_itl_seconds``: mean gap between consecutive pieces, the first excluded.
+- Chunked output (``command`` and ``serial`` engines print text, not tokens): TTFT is the first
+  non-blank output after any echo of the prompt; decode ends at the last output byte, not at the
+  engine's exit; tokens are the engine's printed count, else whitespace words
+  (``token_count_source`` says which); the runner's rate and ITL use that count in place of pieces;
+  an engine's printed rate (llama2.c ``achieved tok/s``) is taken as the engine's figure.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ class Clock:
         self.mono0 = time.monotonic()
 
     def now(self) -> float:
-        return self.wall0 + (time.monotonic() - self.mono0)
+        return self.at(time.monotonic())
+
+    def at(self, monotonic: float) -> float:
+        """The wall-clock time of an earlier ``time.monotonic()`` reading."""
+        return self.wall0 + (monotonic - self.mono0)
 
 
 @dataclass
@@ -76,6 +85,8 @@ class PromptRecord:
     input_tokens: int | None
     output_tokens: int | None
     cached_prompt: bool = False
+    token_count_source: str | None = None  # engine, stream (one piece per token) or words (estimate)
+    end_reason: str | None = None  # chunked replies: exit, marker, stats or idle
     sources: dict[str, str] = field(default_factory=dict)  # figure -> "engine" or "runner"
     energy_joules: float | None = None
     energy_rail: str | None = None
@@ -108,25 +119,43 @@ def measure(
     times = timing.piece_times
     first = times[0] if times else None
     end = timing.ended_at
+    response = "".join(timing.text)
     sources: dict[str, str] = {}
     ttft = first - timing.started_at if first is not None else None
-    own_decode = end - first if first is not None and end is not None else None
+    # a chunked reply's engine may linger after its last byte (freeing the model, a stats grace)
+    decode_end = times[-1] if stats.chunked_output and times else end
+    own_decode = decode_end - first if first is not None and decode_end is not None else None
     prefill = _pick(stats.prefill_seconds, ttft, "prefill_seconds", sources)
     decode = _pick(stats.decode_seconds, own_decode, "decode_seconds", sources)
-    output = _pick(stats.output_tokens, len(times) if status == "ok" else None, "output_tokens", sources)
+    # one streamed piece is one token, except for chunked output: there, words estimate tokens
+    own_count = len(response.split()) if stats.chunked_output else len(times)
+    output = _pick(stats.output_tokens, own_count if status == "ok" else None, "output_tokens", sources)
+    count_source = None
+    if output is not None:
+        count_source = (
+            "engine" if stats.output_tokens is not None else "words" if stats.chunked_output else "stream"
+        )
+    # the runner's rate: tokens after the first over the time from the first piece to the last
+    span = times[-1] - times[0] if times else 0.0
+    after_first = len(times) - 1
+    if stats.chunked_output:
+        after_first = (own_count if stats.output_tokens is None else stats.output_tokens) - 1
     decoded = stats.decode_tokens if stats.decode_tokens is not None else stats.output_tokens
     if stats.decode_seconds and decoded:
         rate = decoded / stats.decode_seconds
         sources["decode_tokens_per_second"] = "engine"
-    elif len(times) > 1 and times[-1] > times[0]:
-        rate = (len(times) - 1) / (times[-1] - times[0])
+    elif stats.tokens_per_second:
+        rate = stats.tokens_per_second
+        sources["decode_tokens_per_second"] = "engine"
+    elif after_first > 0 and span > 0:
+        rate = after_first / span
         sources["decode_tokens_per_second"] = "runner"
     else:
         rate = None
-    itl = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
+    itl = span / after_first if after_first > 0 else None
     return PromptRecord(
         **base,
-        response="".join(timing.text),
+        response=response,
         status=status,
         error=error,
         started_at=timing.started_at,
@@ -142,5 +171,7 @@ def measure(
         input_tokens=stats.input_tokens,
         output_tokens=output,
         cached_prompt=stats.cached_prompt,
+        token_count_source=count_source,
+        end_reason=stats.end_reason,
         sources=sources,
     )

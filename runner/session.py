@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.backends.base import Backend, BackendError, EngineStats
+from runner.backends.base import Backend, BackendError, EngineStats, Piece
 from runner.energy import EnergyError, board_rail, read_energy, window
 from runner.progress import Progress
 from runner.prompts import Prompt
@@ -103,7 +103,10 @@ class Session:
                 except StopIteration as done:
                     stats = done.value
                     break
-                timing.piece(self.clock.now(), piece)
+                if isinstance(piece, Piece):
+                    timing.piece(self.clock.at(piece.at), piece.text)
+                elif piece:
+                    timing.piece(self.clock.now(), piece)
                 if self.stop.is_set():
                     stream.close()
                     status, error = "interrupted", "stopped by signal"

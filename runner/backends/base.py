@@ -45,7 +45,23 @@ class EngineStats:
     decode_tokens: int | None = None  # tokens decode_seconds covers, where not output_tokens (llama.cpp)
     load_seconds: float | None = None  # load time the engine counted inside this request
     cached_prompt: bool = False  # Ollama omits prompt_eval_count when the prompt was cached
+    tokens_per_second: float | None = None  # a rate the engine prints without its times (llama2.c)
+    # the pieces are raw output chunks, not tokens (command and serial engines): tokens are
+    # counted from the engine's figures or estimated from words, and decode ends at the last
+    # output byte rather than when the engine exits
+    chunked_output: bool = False
+    end_reason: str | None = None  # how a chunked reply ended: exit, marker, stats, idle
     extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Generated text and the ``time.monotonic()`` at which its first byte arrived: a backend that
+    holds output back to classify it yields these, so the hold never shifts a timing. Backends
+    may also yield ``""`` while nothing arrives, so that a stop request is seen."""
+
+    text: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,9 @@ class Backend(ABC):
         never mixed into the first prompt). Raises BackendUnavailable or ModelMissing."""
 
     @abstractmethod
-    def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
+    def stream(
+        self, prompt: str, system: str | None, max_tokens: int
+    ) -> Generator[str | Piece, None, EngineStats]:
         """Generate, yielding text pieces; returns the engine's figures. Raises BackendError."""
 
     @property
