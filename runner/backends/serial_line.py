@@ -1,0 +1,156 @@
+"""A microcontroller engine on a serial port (a llama2.c port on an ESP32 over USB): one prompt per
+line out, the streamed reply back.
+
+The protocol is the one such firmware speaks: the prompt and a newline (line breaks inside a
+prompt become spaces, since the firmware reads one line), then text until a line that is the end
+marker (``[done]`` by default), the engine's statistics line, or ``--idle-timeout`` seconds of
+silence after some output. ``--timeout`` bounds the whole reply, the wait for the first byte
+included. Stale bytes (a reply that outlived its timeout) are dropped before each prompt.
+
+Opening the port of many ESP32 boards resets the chip, which then prints its boot log: ``start``
+reads until the port has been quiet for ``SETTLE_QUIET`` seconds, or until a line containing
+``--ready-marker`` when one is given, and reports that wait as the load time. A device that
+vanishes mid-reply fails that prompt; the next prompt opens the port again (a board that
+re-enumerates comes back), and ``--max-failures`` decides when to give up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Generator
+from typing import Any
+
+from runner.backends.base import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    EngineStats,
+    ModelInfo,
+    Options,
+    Piece,
+)
+from runner.backends.text_output import OutputParser, TextOptions
+
+HEARTBEAT = 0.1  # read timeout: the longest a stop request waits
+SETTLE_QUIET = 0.5  # seconds of silence that mean a freshly opened board finished booting
+SETTLE_MAX = 10.0  # a board that never stops talking gets its prompt anyway after this
+STATS_GRACE = 0.2  # after a statistics line, the quiet that ends the reply (more lines may follow)
+
+
+class SerialBackend(Backend):
+    name = "serial"
+
+    def __init__(
+        self,
+        model: str,
+        host: str,
+        options: Options,
+        baud: int,
+        text: TextOptions,
+        ready_marker: str | None = None,
+    ) -> None:
+        super().__init__(model, host, options)  # host: the device path
+        self.baud = baud
+        self.text = text
+        self.ready_marker = ready_marker
+        self.port: Any = None
+
+    def _open(self) -> None:
+        import serial
+
+        self.port = serial.Serial(self.host, self.baud, timeout=HEARTBEAT, write_timeout=5)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Read the boot chatter until quiet (or the ready line); raises if the ready line never came."""
+        start = last = time.monotonic()
+        limit = self.text.timeout if self.ready_marker else SETTLE_MAX
+        line = b""
+        while time.monotonic() - start < limit:
+            data = self.port.read(self.port.in_waiting or 1)
+            now = time.monotonic()
+            if data:
+                last = now
+                *lines, line = (line + data).split(b"\n")
+                if self.ready_marker and any(self.ready_marker in x.decode(errors="replace") for x in lines):
+                    return
+            elif not self.ready_marker and now - last >= SETTLE_QUIET:
+                return
+        if self.ready_marker:
+            raise BackendError(f"no line with {self.ready_marker!r} from {self.host} within {limit:g} s")
+
+    def _close(self) -> None:
+        if self.port is not None:
+            with contextlib.suppress(OSError):
+                self.port.close()
+            self.port = None
+
+    def start(self) -> float:
+        try:
+            import serial
+        except ImportError as exc:
+            raise BackendUnavailable("--backend serial needs pyserial: pip install pyserial") from exc
+        start = time.monotonic()
+        try:
+            self._open()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise BackendUnavailable(f"cannot open serial port {self.host}: {exc}") from exc
+        except BackendError as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return time.monotonic() - start
+
+    def stream(
+        self, prompt: str, system: str | None, max_tokens: int
+    ) -> Generator[str | Piece, None, EngineStats]:
+        import serial
+
+        text = " ".join((f"{system}\n\n{prompt}" if system else prompt).split("\n")).replace("\r", " ")
+        parser = OutputParser(
+            self.text.patterns, self.text.end_marker, text if self.text.strip_echo else None
+        )
+        try:
+            if self.port is None:
+                self._open()
+            self.port.reset_input_buffer()
+            self.port.write(text.encode() + b"\n")
+            self.port.flush()
+            reason = yield from self._read(parser)
+        except (serial.SerialException, OSError) as exc:
+            self._close()
+            yield from parser.finish(time.monotonic())  # the text that came before the loss is kept
+            raise BackendError(f"serial device {self.host} lost: {exc}") from exc
+        except BackendError:
+            yield from parser.finish(time.monotonic())
+            raise
+        yield from parser.finish(time.monotonic())
+        stats = parser.engine_stats()
+        stats.end_reason = reason
+        return stats
+
+    def _read(self, parser: OutputParser) -> Generator[str | Piece, None, str]:
+        """Bytes to the parser until the reply ends; returns how it ended."""
+        start = time.monotonic()
+        last: float | None = None
+        while True:
+            data = self.port.read(self.port.in_waiting or 1)
+            at = time.monotonic()
+            if at - start >= self.text.timeout:
+                raise BackendError(f"no end of reply within {self.text.timeout:g} s (--timeout)")
+            if data:
+                last = at
+                yield from parser.feed(data, at) or [""]
+                if parser.marker_seen:
+                    return "marker"
+                continue
+            yield ""
+            if last is not None and parser.stats_seen and self.text.end_on_stats and at - last >= STATS_GRACE:
+                return "stats"
+            if last is not None and at - last >= self.text.idle_timeout:
+                return "idle"
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.model, details={"port": self.host, "baud": str(self.baud)})
+
+    def close(self) -> None:
+        self._close()

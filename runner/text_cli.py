@@ -1,0 +1,159 @@
+"""The runner's flags for text engines (``--backend command`` and ``--backend serial``) and the
+backends built from them.
+
+Each flag here belongs to one or both of those backends; passing one with another backend is a
+mistake the runner names rather than ignores. Every flag defaults to None so that ``--resume``
+can tell "not given" from "given" and take the interrupted run's value.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runner.backends.base import Backend, Options
+from runner.backends.text_output import PRESETS, STAT_NAMES, StatsRegexError, TextOptions, stat_patterns
+
+DEFAULTS: dict[str, Any] = {
+    "command": None,
+    "prompt_stdin": False,
+    "preset": None,
+    "stats_regex": [],
+    "strip_echo": None,
+    "timeout": 600.0,
+    "port": None,
+    "baud": 115200,
+    "end_marker": None,
+    "idle_timeout": 10.0,
+    "ready_marker": None,
+}
+OWNERS = {  # flag -> the backends it applies to
+    "command": ("command",),
+    "prompt_stdin": ("command",),
+    "preset": ("command", "serial"),
+    "stats_regex": ("command", "serial"),
+    "strip_echo": ("command", "serial"),
+    "timeout": ("command", "serial"),
+    "port": ("serial",),
+    "baud": ("serial",),
+    "end_marker": ("serial",),
+    "idle_timeout": ("serial",),
+    "ready_marker": ("serial",),
+}
+DEFAULT_END_MARKER = "[done]"
+BACKENDS = ("command", "serial")
+
+
+class TextFlagError(ValueError):
+    """A text-engine flag that is wrong or misplaced (the message names the flag)."""
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("command and serial engines (llama2.c, llama-cli, an ESP32)")
+    g.add_argument(
+        "--command",
+        metavar="TEMPLATE",
+        help="engine command, split like a shell would; {prompt} {max_tokens} {seed} {temperature} "
+        "{model} are replaced inside arguments, never through a shell",
+    )
+    g.add_argument("--prompt-stdin", action="store_true", default=None, help="send the prompt on stdin")
+    g.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="the engine's statistics lines and prompt echo: "
+        + "; ".join(f"{k}: {v.help}" for k, v in sorted(PRESETS.items())),
+    )
+    g.add_argument(
+        "--stats-regex",
+        action="append",
+        metavar="NAME=REGEX",
+        help="read a figure from the engine's output (repeatable); NAME is one of " + ", ".join(STAT_NAMES),
+    )
+    g.add_argument(
+        "--strip-echo",
+        action=argparse.BooleanOptionalAction,
+        help="drop the prompt when the engine prints it back first (default: the preset's choice)",
+    )
+    g.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="longest reply (default 600)")
+    g.add_argument("--port", metavar="DEV", help="serial device, e.g. /dev/ttyUSB0")
+    g.add_argument("--baud", type=int, metavar="N", help="serial speed (default 115200)")
+    g.add_argument(
+        "--end-marker",
+        metavar="TEXT",
+        help="a line that ends a serial reply (default: a line [done] or the engine's statistics line)",
+    )
+    g.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="silence after output that ends a serial reply (default 10)",
+    )
+    g.add_argument("--ready-marker", metavar="TEXT", help="wait for a line containing TEXT after opening")
+
+
+def saved(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags of this run's text engine, as the meta file keeps them for ``--resume``."""
+    return {k: getattr(args, k) for k, owners in OWNERS.items() if args.backend in owners}
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse flags given to a backend they do not apply to; fill the defaults."""
+    for key, owners in OWNERS.items():
+        if getattr(args, key) is not None and args.backend not in owners:
+            flag = "--" + key.replace("_", "-")
+            raise TextFlagError(f"{flag} applies to --backend {' or '.join(owners)}, not {args.backend}")
+    for key, default in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
+
+
+def _text_options(args: argparse.Namespace) -> TextOptions:
+    try:
+        patterns = stat_patterns(args.preset, args.stats_regex)
+    except StatsRegexError as exc:
+        raise TextFlagError(f"--stats-regex {exc}") from exc
+    strip = (
+        args.strip_echo
+        if args.strip_echo is not None
+        else bool(args.preset and PRESETS[args.preset].strip_echo)
+    )
+    return TextOptions(
+        patterns=patterns,
+        strip_echo=strip,
+        timeout=args.timeout,
+        end_marker=args.end_marker or DEFAULT_END_MARKER,
+        end_on_stats=args.end_marker is None,
+        idle_timeout=args.idle_timeout,
+    )
+
+
+def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
+    """The command or serial backend the flags describe (TextFlagError for a mistake)."""
+    text = _text_options(args)
+    if args.backend == BACKENDS[0]:
+        from runner.backends.command import CommandBackend, TemplateError, parse_template
+
+        if not args.command:
+            example = "./run {model} -i {prompt} -n {max_tokens}"
+            raise TextFlagError(f"--backend command needs --command TEMPLATE, e.g. --command '{example}'")
+        try:
+            argv = parse_template(args.command, args.prompt_stdin)
+        except TemplateError as exc:
+            raise TextFlagError(str(exc)) from exc
+        return CommandBackend(args.model or "", "", options, argv, args.prompt_stdin, text)
+    from runner.backends.serial_line import SerialBackend
+
+    if not args.port:
+        raise TextFlagError("--backend serial needs --port DEV (e.g. /dev/ttyUSB0)")
+    if not args.model:
+        raise TextFlagError("--backend serial needs --model NAME: the model on the device, for labels")
+    if args.baud < 1:
+        raise TextFlagError(f"--baud {args.baud}: must be a positive number")
+    return SerialBackend(args.model, args.port, options, args.baud, text, args.ready_marker)
