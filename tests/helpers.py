@@ -112,38 +112,32 @@ def native_stack(stack_dir: Path, sysfs: Path, procfs: Path, extra: str = "") ->
 
 
 def run_prompts_into_stack(
-    ports: dict[str, int], prompts: Path, text: str, results: Path, max_tokens: int, token_delay: float = 0.01
+    ports: dict[str, int],
+    prompts: Path,
+    text: str,
+    results: Path,
+    max_tokens: int,
+    token_delay: float = 0.01,
+    backend: list[str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """The runner on the Ollama stand-in, pushing to a native stack's Pushgateway and reading the
-    energy from its exporter at each prompt's edges."""
+    """The runner pushing to a native stack's Pushgateway and reading the energy from its exporter
+    at each prompt's edges: on the Ollama stand-in, or on the engine ``backend`` flags name."""
     from fake_ollama import FakeOllama
 
     prompts.write_text(text)
+    if backend is not None:
+        return _runner_into_stack(ports, prompts, results, max_tokens, backend)
     with FakeOllama(token_delay=token_delay) as ollama:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runner",
-                "--prompts",
-                str(prompts),
-                "--backend",
-                "ollama",
-                "--model",
-                "smollm2:135m",
-                "--host",
-                ollama.url,
-                "--results",
-                str(results),
-                "--max-tokens",
-                str(max_tokens),
-                "--pushgateway",
-                f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
-                "--exporter-url",
-                f"http://127.0.0.1:{ports['EXPORTER_PORT']}",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        flags = ["--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url]
+        return _runner_into_stack(ports, prompts, results, max_tokens, flags)
+
+
+def _runner_into_stack(
+    ports: dict[str, int], prompts: Path, results: Path, max_tokens: int, backend: list[str]
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runner", "--prompts", str(prompts), *backend, "--results", str(results),
+         "--max-tokens", str(max_tokens), "--pushgateway", f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
+         "--exporter-url", f"http://127.0.0.1:{ports['EXPORTER_PORT']}"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
