@@ -41,6 +41,8 @@ def main() -> int:
     start = time.monotonic()
     prompt = sys.stdin.readline().rstrip("\n") if args.stdin else args.prompt
     out = sys.stdout
+    if args.mode == "noflush":  # block-buffered like a C program's stdout on a pipe, PYTHONUNBUFFERED or not
+        out = open(sys.stdout.fileno(), "w", buffering=8192, closefd=False)  # noqa: SIM115
     if args.echo:
         for word in prompt.split():
             out.write(word + " ")

@@ -226,3 +226,12 @@ def test_resume_keeps_the_command(tmp_path: Path) -> None:
     assert again.returncode == 1, again.stderr
     assert [r["status"] for r in records(results)] == ["error", "error"]
     assert "within 1 s (--timeout)" in records(results)[1]["error"]
+
+
+def test_an_engine_that_buffers_stdout_is_named(tmp_path: Path) -> None:
+    command = fake_cmd(tmp_path / "rec.jsonl", "--mode", "noflush", "--token-delay", "0.1")
+    done, results = run_fake(tmp_path, "one\ntwo\n", command=command)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("wrote its whole reply at once") == 1  # once per run, not per prompt
+    assert "stdbuf -o0" in done.stderr
+    assert all(r["response"].split()[:2] == ["Once", "tok1"] for r in records(results))

@@ -14,6 +14,7 @@ ends the prompt and kills the engine's whole group, shell wrappers' children inc
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import selectors
@@ -33,6 +34,8 @@ from runner.backends.text_output import OutputParser, TextOptions
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 HEARTBEAT = 0.1  # seconds between empty yields while the engine is silent (stop requests are seen)
+BUFFERED_AFTER = 0.5  # an engine that ran this long and wrote its reply in one piece buffers stdout
+log = logging.getLogger(__name__)
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 
 
@@ -110,6 +113,7 @@ class CommandBackend(Backend):
         self.argv = argv
         self.prompt_stdin = prompt_stdin
         self.text = text
+        self._warned_buffered = False
 
     def start(self) -> float:
         return 0.0  # the engine starts (and loads its model) inside every prompt
@@ -169,6 +173,7 @@ class CommandBackend(Backend):
         """stdout to the parser as it arrives, stderr a line at a time, until both close."""
         assert proc.stdout is not None and proc.stderr is not None
         err = b""
+        started, writes = time.monotonic(), 0
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ, "out")
             sel.register(proc.stderr, selectors.EVENT_READ, "err")
@@ -184,6 +189,7 @@ class CommandBackend(Backend):
                     if not data:
                         sel.unregister(key.fileobj)
                     elif key.data == "out":
+                        writes += 1
                         pieces += parser.feed(data, at)
                     else:
                         *lines, err = (err + data).split(b"\n")
@@ -192,6 +198,13 @@ class CommandBackend(Backend):
                 yield from pieces or [""]
         if err:
             parser.side_line(err.decode(errors="replace"))
+        if writes == 1 and time.monotonic() - started > BUFFERED_AFTER and not self._warned_buffered:
+            self._warned_buffered = True
+            log.warning(
+                "%s wrote its whole reply at once: it buffers stdout, so time to first token and decode "
+                "time are not measured; put 'stdbuf -o0' before it in --command",
+                Path(self.argv[0]).name,
+            )
 
     @property
     def label(self) -> str:
