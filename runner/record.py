@@ -17,7 +17,8 @@ Definitions (also in docs/metrics.md, because tools disagree on them):
 - ``mean_itl_seconds``: mean gap between consecutive pieces, the first excluded.
 - Chunked output (``command`` and ``serial`` engines print text, not tokens): TTFT is the first
   non-blank output after any echo of the prompt; decode ends at the last output byte, not at the
-  engine's exit; tokens are the engine's printed count, else whitespace words
+  engine's exit; tokens are the engine's printed count (or follow from its decoded runs), else
+  whitespace words
   (``token_count_source`` says which); the runner's rate and ITL use that count in place of pieces;
   an engine's printed rate (llama2.c ``achieved tok/s``) is taken as the engine's figure.
 """
@@ -85,7 +86,8 @@ class PromptRecord:
     input_tokens: int | None
     output_tokens: int | None
     cached_prompt: bool = False
-    token_count_source: str | None = None  # engine, stream (one piece per token) or words (estimate)
+    # engine, engine_decoded (from llama.cpp's decoded runs), stream (one piece per token), words (estimate)
+    token_count_source: str | None = None
     end_reason: str | None = None  # chunked replies: exit, marker, stats or idle
     sources: dict[str, str] = field(default_factory=dict)  # figure -> "engine" or "runner"
     energy_joules: float | None = None
@@ -132,8 +134,9 @@ def measure(
     output = _pick(stats.output_tokens, own_count if status == "ok" else None, "output_tokens", sources)
     count_source = None
     if output is not None:
+        own_source = "words" if stats.chunked_output else "stream"
         count_source = (
-            "engine" if stats.output_tokens is not None else "words" if stats.chunked_output else "stream"
+            (stats.output_tokens_source or "engine") if stats.output_tokens is not None else own_source
         )
     # the runner's rate: tokens after the first over the time from the first piece to the last
     span = times[-1] - times[0] if times else 0.0

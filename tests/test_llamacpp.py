@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,33 @@ def test_embedded_default_runs_out_of_the_box(tmp_path: Path) -> None:
     m = meta(results)
     assert m["model"]["name"].endswith(".gguf") and m["load_seconds"] > 0
     assert m["backend_version"].startswith("llama-cpp-python")
+
+
+def test_command_backend_reads_real_llama_cpp_perf_lines(tmp_path: Path) -> None:
+    """A real engine through ``--backend command``: llama.cpp's own perf lines, printed by llama.cpp
+    itself, parsed by the llama-cli preset; its eval clock agrees with the runner's stream timing."""
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Once upon a time\nThe capital of France is\n")
+    script = Path(__file__).parents[1] / "examples" / "llamacpp_cli.py"
+    command = (
+        f"{sys.executable} {script} -p {{prompt}} -n {{max_tokens}} --seed {{seed}} --temp {{temperature}}"
+    )
+    results = tmp_path / "r"
+    done = runner("--prompts", str(prompts), "--backend", "command", "--command", command, "--preset",
+                  "llama-cli", "--results", str(results), "--no-push", "--max-tokens", "16")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for rec in records(results):
+        assert rec["status"] == "ok" and rec["response"].strip()
+        assert not rec["response"].startswith(rec["prompt"])  # the displayed prompt is not the reply
+        assert {
+            rec["sources"][k] for k in ("prefill_seconds", "decode_seconds", "decode_tokens_per_second")
+        } == {"engine"}
+        assert rec["input_tokens"] >= 4 and rec["load_seconds"] > 0
+        # llama.cpp's eval time covers the tokens after the first: about the runner's first-to-last
+        # byte window (the runner's clock also sees Python's per-token overhead and pipe latency)
+        first_to_last = rec["mean_itl_seconds"] * (rec["output_tokens"] - 1)
+        assert rec["decode_seconds"] == pytest.approx(first_to_last, rel=0.5)
+        # llama-cpp-python samples itself, so llama.cpp prints no sampler line: the count follows
+        # from the decoded runs (16 tokens cut at --max-tokens: 15 runs)
+        assert rec["token_count_source"] == "engine_decoded"
+        assert rec["output_tokens"] == 16  # both prompts run to the limit (greedy, checked by hand)

@@ -51,6 +51,7 @@ class EngineStats:
     # output byte rather than when the engine exits
     chunked_output: bool = False
     end_reason: str | None = None  # how a chunked reply ended: exit, marker, stats, idle
+    output_tokens_source: str | None = None  # how output_tokens was derived, where not "engine"
     extra: dict[str, float] = field(default_factory=dict)
 
 

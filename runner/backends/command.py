@@ -160,7 +160,7 @@ class CommandBackend(Backend):
         if code != 0:
             last = parser.side_lines[-1] if parser.side_lines else "no message on stderr"
             raise BackendError(f"{Path(argv[0]).name} {_exit_text(code)}: {last}")
-        stats = parser.engine_stats()
+        stats = parser.engine_stats(max_tokens)
         stats.end_reason = "exit"
         return stats
 

@@ -124,7 +124,7 @@ class SerialBackend(Backend):
             yield from parser.finish(time.monotonic())
             raise
         yield from parser.finish(time.monotonic())
-        stats = parser.engine_stats()
+        stats = parser.engine_stats(max_tokens)
         stats.end_reason = reason
         return stats
 

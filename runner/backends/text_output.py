@@ -172,8 +172,13 @@ class OutputParser:
     def text(self) -> str:
         return "".join(self.response)
 
-    def engine_stats(self) -> EngineStats:
-        """The figures read from statistics lines, in the units EngineStats uses."""
+    def engine_stats(self, max_tokens: int | None = None) -> EngineStats:
+        """The figures read from statistics lines, in the units EngineStats uses.
+
+        Without a count of generated tokens but with llama.cpp's decoded runs, the count follows
+        from them: the last sampled token is never decoded, so a reply cut at ``max_tokens`` has
+        runs + 1 tokens, and one ended by an end-of-generation token (sampled, never printed) has
+        as many tokens as runs (``token_count_source`` = ``engine_decoded``)."""
         v = self.values
 
         def seconds(name: str) -> float | None:
@@ -184,9 +189,14 @@ class OutputParser:
         def count(name: str) -> int | None:
             return int(v[name]) if name in v else None
 
+        output, source = count("output_tokens"), None
+        runs = count("decode_tokens")
+        if output is None and runs is not None:
+            output, source = (runs + 1 if runs + 1 == max_tokens else runs), "engine_decoded"
         return EngineStats(
             input_tokens=count("input_tokens"),
-            output_tokens=count("output_tokens"),
+            output_tokens=output,
+            output_tokens_source=source,
             prefill_seconds=seconds("prefill"),
             decode_seconds=seconds("decode"),
             decode_tokens=count("decode_tokens"),
