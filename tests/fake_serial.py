@@ -3,9 +3,10 @@
 The runner opens the slave side (``device``) with pyserial, as it would ``/dev/ttyUSB0``. The
 firmware thread on the master side prints a boot log, then for each line it reads: optionally the
 prompt back, tokens with known delays, ``achieved tok/s: X`` and ``[done]``, the way such firmware
-does. ``received`` keeps every prompt line verbatim and ``printed`` the monotonic time of every
-token written. ``vanish_at`` (prompt number, 1-based) closes the master halfway through that
-reply: the device disappears, as a board does when its USB cable is pulled.
+does. ``received`` keeps every prompt line verbatim, ``received_at`` when it was complete and
+``printed`` the monotonic time of every token written. ``vanish_at`` (prompt number, 1-based)
+closes the master halfway through that reply: the device disappears, as a board does when its
+USB cable is pulled.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeEsp32:
         self.vanish_at = vanish_at
         self.boot_log = boot_log
         self.received: list[str] = []
+        self.received_at: list[float] = []  # monotonic: when each prompt line was complete
         self.printed: list[list[float]] = []
         self.rates: list[float] = []
         self._stop = threading.Event()
@@ -108,6 +110,7 @@ class FakeEsp32:
             while b"\n" in line:
                 raw, line = line.split(b"\n", 1)
                 self.received.append(raw.decode())
+                self.received_at.append(time.monotonic())
                 if not self._reply(raw.decode(), len(self.received)):
                     return False
         return False

@@ -43,3 +43,17 @@ def test_sampler_benchmark_runs(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert set(figures) >= {"ina3221 hwmon (Orin, 3 rails)", "pmic (Pi 5, vcgencmd, 2 Hz cap)"}
     assert "% of a core" in done.stdout
+
+
+def test_text_engine_benchmark_runs(tmp_path: Path) -> None:
+    pytest.importorskip("serial")
+    out = tmp_path / "text.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "text_engines.py"), "--prompts", "2", "--tokens", "4",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert set(figures) == {"command", "serial"}
+    assert "decode: runner - engine" in done.stdout
