@@ -8,5 +8,5 @@ apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install prometheus-pushgateway prometheus-pushgateway
 venv "[test,runner]"
 cd "$ROOT"
-"$VENV/bin/ruff" check exporter runner tests benchmarks grafana
+"$VENV/bin/ruff" check exporter runner tests benchmarks grafana examples
 "$VENV/bin/python" -m pytest "$@"
