@@ -235,3 +235,13 @@ def test_an_engine_that_buffers_stdout_is_named(tmp_path: Path) -> None:
     assert done.stderr.count("wrote its whole reply at once") == 1  # once per run, not per prompt
     assert "stdbuf -o0" in done.stderr
     assert all(r["response"].split()[:2] == ["Once", "tok1"] for r in records(results))
+
+
+def test_placeholders_are_replaced_inside_arguments_and_never_rescanned() -> None:
+    from runner.backends.command import fill, parse_template
+
+    argv = parse_template(f"{sys.executable} --in={{prompt}} -n '{{max_tokens}} tokens' {{model}}", False)
+    got = fill(
+        argv, {"prompt": "a {seed} b; $(x)", "max_tokens": "7", "seed": "1", "temperature": "0", "model": "m"}
+    )
+    assert got == [sys.executable, "--in=a {seed} b; $(x)", "-n", "7 tokens", "m"]
