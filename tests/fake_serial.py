@@ -16,33 +16,26 @@ import select
 import threading
 import time
 import tty
+from dataclasses import dataclass, field
 from typing import Self
 
 
+@dataclass
 class FakeEsp32:
-    def __init__(
-        self,
-        tokens: int = 8,
-        first_delay: float = 0.15,
-        token_delay: float = 0.03,
-        echo: bool = False,
-        stats: bool = True,
-        marker: bool = True,
-        vanish_at: int | None = None,
-        boot_log: bool = True,
-    ) -> None:
-        self.tokens = tokens
-        self.first_delay = first_delay
-        self.token_delay = token_delay
-        self.echo = echo
-        self.stats = stats
-        self.marker = marker
-        self.vanish_at = vanish_at
-        self.boot_log = boot_log
-        self.received: list[str] = []
-        self.received_at: list[float] = []  # monotonic: when each prompt line was complete
-        self.printed: list[list[float]] = []
-        self.rates: list[float] = []
+    tokens: int = 8
+    first_delay: float = 0.15
+    token_delay: float = 0.03
+    echo: bool = False
+    stats: bool = True
+    marker: bool = True
+    vanish_at: int | None = None
+    boot_log: bool = True
+    received: list[str] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # monotonic: when each prompt line was complete
+    printed: list[list[float]] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
         self._stop = threading.Event()
 
     def __enter__(self) -> Self:
@@ -69,7 +62,10 @@ class FakeEsp32:
                 self._open = False
 
     def _write(self, text: str) -> None:
-        os.write(self.master, text.encode())
+        """Under the lock, and never after the master is closed: its fd number may be reused."""
+        with self._lock:
+            if self._open:
+                os.write(self.master, text.encode())
 
     def _wait_open(self) -> bool:
         """Until the runner has the device open (no hang-up on the master); False on stop."""
@@ -78,19 +74,19 @@ class FakeEsp32:
         while not self._stop.is_set():
             if not poll.poll(0):
                 return True
-            time.sleep(0.01)
+            self._stop.wait(0.01)
         return False
 
     def _firmware(self) -> None:
         """Each open resets the board, like an ESP32's auto-reset: boot log, then serve prompts."""
         while self._wait_open():
             self.opens += 1
-            time.sleep(0.1)  # booting
+            self._stop.wait(0.1)  # booting
             if self.boot_log:
                 self._write(
                     "ets Jun  8 2016 00:22:57\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
                 )
-                time.sleep(0.2)
+                self._stop.wait(0.2)
                 self._write("llama2.c on ESP32-S3: stories260K loaded\r\n")
             if not self._serve():
                 return
@@ -119,12 +115,13 @@ class FakeEsp32:
         """One prompt's reply; False once the device has vanished."""
         if self.echo:
             self._write(prompt + "\r\n")
-        time.sleep(self.first_delay)
+        if self._stop.wait(self.first_delay):
+            return False
         times: list[float] = []
         self.printed.append(times)
         for k in range(self.tokens):
             if k:
-                time.sleep(self.token_delay)
+                self._stop.wait(self.token_delay)
             self._write(f" w{k}" if k else "Once")
             times.append(time.monotonic())
             if number == self.vanish_at and k == self.tokens // 2:

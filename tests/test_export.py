@@ -3,6 +3,7 @@ with the board's series of a live native stack; every bad input one line, exit 2
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,14 +33,21 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def stack_run(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("export")
+@contextlib.contextmanager
+def orin_stack(tmp: Path) -> Iterator[dict[str, int]]:
+    """A native stack over the Orin fixture, once Prometheus holds a few energy samples."""
     orin = BOARDS["jetson_orin"](tmp / "orin")
     with native_stack(tmp / "stack", orin.sysfs, orin.procfs) as ports:
         # Prometheus starts scraping up to ~5 s after it is ready: wait for samples before the
         # first prompt, so its start edge has a sample on each side
         wait_for(ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2')
+        yield ports
+
+
+@pytest.fixture(scope="module")
+def stack_run(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("export")
+    with orin_stack(tmp) as ports:
         text = "Why is the sky blue?\nName three primes.\nCount to five.\n"
         done = run_prompts_into_stack(ports, tmp / "p.txt", text, tmp / "results", 16, token_delay=0.05)
         assert done.returncode == 0, done.stderr

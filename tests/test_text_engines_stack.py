@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from fake_serial import FakeEsp32
 from test_command_backend import FAKE
-from test_export import VDD_IN_WATTS, rows, run_cli
+from test_export import VDD_IN_WATTS, orin_stack, rows, run_cli
 from test_stack import pytestmark as stack_mark
 from test_stack import query, wait_for
 
-from boardtrees import BOARDS
-from helpers import native_stack, run_prompts_into_stack
+from helpers import run_prompts_into_stack
 
 pytestmark = stack_mark
 PROMPTS = 'Once upon a time\nA prompt with "quotes"; and $(a subshell)\n'
@@ -26,9 +25,7 @@ PROMPTS = 'Once upon a time\nA prompt with "quotes"; and $(a subshell)\n'
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("text-engines")
-    orin = BOARDS["jetson_orin"](tmp / "orin")
-    with native_stack(tmp / "stack", orin.sysfs, orin.procfs) as ports:
-        wait_for(ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2')
+    with orin_stack(tmp) as ports:
         yield tmp, ports
 
 
