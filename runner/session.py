@@ -9,16 +9,31 @@ next token; it is recorded as ``interrupted`` and redone by ``--resume``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.backends.base import Backend, BackendError, EngineStats, Piece
+from runner.backends.base import Backend, BackendError, EngineStats, Piece, StopRequested
 from runner.energy import EnergyError, board_rail, read_energy, window
 from runner.progress import Progress
 from runner.prompts import Prompt
 from runner.push import Pusher
 from runner.record import Clock, PromptRecord, Timing, measure
 from runner.results import ResultsWriter
+
+
+def _stopped(stream: Generator[str | Piece, None, EngineStats]) -> Iterator[str | Piece]:
+    """Tell a backend to stop and take what it still held back (text engines hold a line to
+    classify it); a backend with nothing held just ends, as with ``close()``."""
+    try:
+        piece = stream.throw(StopRequested())
+        while True:
+            yield piece
+            piece = next(stream)
+    except (StopRequested, StopIteration, BackendError):
+        return
+    finally:
+        stream.close()
 
 
 @dataclass
@@ -103,12 +118,10 @@ class Session:
                 except StopIteration as done:
                     stats = done.value
                     break
-                if isinstance(piece, Piece):
-                    timing.piece(self.clock.at(piece.at), piece.text)
-                elif piece:
-                    timing.piece(self.clock.now(), piece)
+                self._take(timing, piece)
                 if self.stop.is_set():
-                    stream.close()
+                    for held in _stopped(stream):
+                        self._take(timing, held)
                     status, error = "interrupted", "stopped by signal"
                     break
         except BackendError as exc:
@@ -121,6 +134,12 @@ class Session:
             rec.energy_rail = board_rail(rec.energy_by_rail)
             rec.energy_joules = rec.energy_by_rail.get(rec.energy_rail) if rec.energy_rail else None
         return rec
+
+    def _take(self, timing: Timing, piece: str | Piece) -> None:
+        if isinstance(piece, Piece):
+            timing.piece(self.clock.at(piece.at), piece.text)
+        elif piece:
+            timing.piece(self.clock.now(), piece)
 
     def run(self, plan: Plan, max_tokens: int) -> Outcome:
         records: list[PromptRecord] = []

@@ -176,6 +176,9 @@ def test_sigint_ends_the_prompt_and_kills_the_engine(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     [rec] = records(tmp_path / "r")
     assert rec["status"] == "interrupted"
+    # the engine's unfinished line was held back to classify it: the stop still keeps it
+    # (--max-tokens 128: the hanging fake stops printing after token 64, 390 characters, one line)
+    assert rec["response"].split() == ["Once", *(f"tok{k}" for k in range(1, 65))]
     time.sleep(0.2)
     assert not _fake_pids(tmp_path)
 

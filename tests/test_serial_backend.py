@@ -5,8 +5,10 @@ mid-reply, and start-up errors."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,23 @@ def test_start_up_errors(tmp_path: Path, extra: list[str], code: int, message: s
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_sigint_mid_reply_keeps_what_arrived(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("a\nb\n")
+    with FakeEsp32(token_delay=1.0) as esp:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "--prompts", str(tmp_path / "p.txt"), "--backend", "serial",
+             "--port", esp.device, "--model", "m", "--no-push", "--results", str(tmp_path / "r"), "--quiet"],
+            cwd=REPO, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (esp.printed and len(esp.printed[0]) >= 2):
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    [rec] = records(tmp_path / "r")
+    assert rec["status"] == "interrupted"
+    assert rec["response"].split() == ["Once", "w1"]  # an unfinished line, held back, still kept

@@ -17,6 +17,12 @@ class BackendError(Exception):
     """The engine failed on this prompt: recorded as that prompt's error, the run goes on."""
 
 
+class StopRequested(BaseException):
+    """Thrown into a backend's stream when the run is stopped: a backend that holds output back
+    yields it and re-raises. A BaseException, so a backend's ``except Exception`` never turns a
+    stop into a prompt error."""
+
+
 class BackendUnavailable(Exception):
     """The engine cannot be reached or loaded at start: one line, exit status 3."""
 

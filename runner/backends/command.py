@@ -28,7 +28,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
-from runner.backends.base import Backend, BackendError, EngineStats, ModelInfo, Options, Piece
+from runner.backends.base import Backend, BackendError, EngineStats, ModelInfo, Options, Piece, StopRequested
 from runner.backends.text_output import OutputParser, TextOptions
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
@@ -147,7 +147,7 @@ class CommandBackend(Backend):
             deadline = time.monotonic() + self.text.timeout
             try:
                 yield from self._read(proc, parser, deadline)
-            except BackendError:  # a timeout: the text printed before it is kept
+            except (BackendError, StopRequested):  # a timeout or a stop: the text printed so far is kept
                 yield from parser.finish(time.monotonic())
                 raise
             yield from parser.finish(time.monotonic())

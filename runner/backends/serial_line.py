@@ -29,6 +29,7 @@ from runner.backends.base import (
     ModelInfo,
     Options,
     Piece,
+    StopRequested,
 )
 from runner.backends.text_output import OutputParser, TextOptions
 
@@ -120,7 +121,7 @@ class SerialBackend(Backend):
             self._close()
             yield from parser.finish(time.monotonic())  # the text that came before the loss is kept
             raise BackendError(f"serial device {self.host} lost: {exc}") from exc
-        except BackendError:
+        except (BackendError, StopRequested):
             yield from parser.finish(time.monotonic())
             raise
         yield from parser.finish(time.monotonic())
