@@ -21,7 +21,7 @@ from typing import Any
 from runner.alignment import Aligner
 from runner.energy import board_rail
 from runner.promql import Prometheus, PrometheusError
-from runner.raw_export import DEFAULT_METRICS, iso, raw_export
+from runner.raw_export import DEFAULT_METRICS, iso, raw_export, timestamp
 from runner.results import jsonl_path, read_records
 
 COLUMNS = [
@@ -209,9 +209,14 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
         "--raw", action="store_true", help="wide CSV of the board's series instead of per-prompt rows"
     )
     p.add_argument(
-        "--start", type=float, metavar="UNIX_SECONDS", help="--raw: range start (default: the run's)"
+        "--start",
+        type=timestamp,
+        metavar="TIME",
+        help="--raw: range start, Unix seconds or ISO 8601 (default: the run's)",
     )
-    p.add_argument("--end", type=float, metavar="UNIX_SECONDS", help="--raw: range end (default: the run's)")
+    p.add_argument(
+        "--end", type=timestamp, metavar="TIME", help="--raw: range end, as --start (default: the run's)"
+    )
     p.add_argument(
         "--step", type=float, default=1.0, metavar="SECONDS", help="--raw: row spacing (default 1)"
     )

@@ -52,6 +52,17 @@ def iso(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def timestamp(text: str) -> float:
+    """Unix seconds or ISO 8601 (``2026-11-22T21:54:06Z``, an offset, or none for UTC): what users
+    paste from the results file, the CSV's own ``timestamp`` column or a Grafana time range."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
 def write_raw(
     prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, step: float, out: TextIO
 ) -> int:

@@ -201,6 +201,27 @@ def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
     assert rows == 25_001
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1795384446.5", 1795384446.5),
+        ("2026-11-22T21:54:06.500Z", 1795384446.5),
+        ("2026-11-22T22:54:06.500+01:00", 1795384446.5),
+        ("2026-11-22 21:54:06.5", 1795384446.5),  # no offset: UTC, like every time edgemeter writes
+    ],
+)
+def test_start_and_end_take_unix_seconds_or_iso_8601(text: str, expected: float) -> None:
+    from runner.raw_export import timestamp
+
+    assert timestamp(text) == pytest.approx(expected)
+
+
+def test_a_bad_time_is_one_line(tmp_path: Path) -> None:
+    done = run_cli("export", "--raw", "--start", "yesterday", "--end", "1", "--out", str(tmp_path / "x.csv"))
+    assert done.returncode == 2 and "--start" in done.stderr and "yesterday" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_report_draws_the_run_and_prints_the_table(stack_run) -> None:
     out = stack_run["tmp"] / "run.png"
     done = on_run(stack_run, "report", out)
