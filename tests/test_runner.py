@@ -287,3 +287,45 @@ def test_llama_server_backend_uses_the_servers_timings(prompts: Path, tmp_path: 
     assert bodies[0]["cache_prompt"] is False and bodies[0]["stream"] is True and bodies[0]["n_predict"] == 6
     m = meta(results)
     assert m["backend_version"] == "b6000-abcdef0" and m["model"]["name"].endswith("smollm2-135m.gguf")
+
+
+@pytest.mark.skipif(PUSHGATEWAY is None, reason="Debian prometheus-pushgateway not installed")
+def test_delete_after_removes_the_runs_group(ollama, prompts: Path, tmp_path: Path) -> None:
+    pg_port = free_port()
+    pg_cmd = [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{pg_port}"]
+    url = f"http://127.0.0.1:{pg_port}"
+    with running(pg_cmd, pg_port):
+        kept = runner(*ollama_args(ollama.url, prompts, tmp_path / "kept", "--pushgateway", url))
+        deleted = runner(
+            *ollama_args(
+                ollama.url, prompts, tmp_path / "gone", "--pushgateway", url, "--delete-after", "0.3"
+            )
+        )
+        assert kept.returncode == deleted.returncode == 0, deleted.stderr
+        assert "deleting the run's Pushgateway group in 0.3 s" in deleted.stderr
+        data = samples(get(f"{url}/metrics"))
+    assert select(data, "edge_llm_prompts_total", run_id=meta(tmp_path / "kept")["run_id"])
+    assert not select(data, "edge_llm_prompts_total", run_id=meta(tmp_path / "gone")["run_id"])
+
+
+def test_progress_bar_on_a_terminal(ollama, prompts: Path, tmp_path: Path) -> None:
+    """stderr on a pseudo-terminal: a redrawn bar, then the summary on lines of its own."""
+    master, slave = os.openpty()
+    args = [sys.executable, "-m", "runner", *ollama_args(ollama.url, prompts, tmp_path / "r", "--no-push")]
+    proc = subprocess.Popen(args, cwd=REPO, stderr=slave, stdout=subprocess.DEVNULL)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the runner closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(30) == 0
+    text = out.decode()
+    assert "\r\x1b[K[###############...............] prompt 1/2" in text
+    assert "\r\x1b[K[##############################] prompt 2/2" in text
+    assert "\nprompt_id  runs  failed" in text.replace("\r\n", "\n")  # the bar ended its line first
