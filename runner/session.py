@@ -106,13 +106,17 @@ class Session:
             "system": prompt.system,
             "expected": prompt.expected,
         }
+        status, error = "ok", None
+        try:
+            self.backend.prepare()
+        except BackendError as exc:
+            status, error = "error", str(exc)
         before = None if warmup else self._energy()
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
-        status, error = "ok", None
         stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)
         try:
-            while True:
+            while status == "ok":
                 try:
                     piece = next(stream)
                 except StopIteration as done:
@@ -127,7 +131,10 @@ class Session:
         except BackendError as exc:
             status, error = "error", str(exc)
         timing.ended_at = self.clock.now()
-        rec = measure(timing, stats, base, status, error)
+        stream.close()
+        rec = measure(
+            timing, stats or EngineStats(chunked_output=self.backend.chunked_output), base, status, error
+        )
         after = None if warmup or before is None else self._energy()
         if before is not None and after is not None:
             rec.energy_by_rail = window(before, after)

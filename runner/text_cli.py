@@ -9,6 +9,7 @@ can tell "not given" from "given" and take the interrupted run's value.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from runner.backends.base import Backend, Options
@@ -119,11 +120,8 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
         patterns = stat_patterns(args.preset, args.stats_regex)
     except StatsRegexError as exc:
         raise TextFlagError(f"--stats-regex {exc}") from exc
-    strip = (
-        args.strip_echo
-        if args.strip_echo is not None
-        else bool(args.preset and PRESETS[args.preset].strip_echo)
-    )
+    preset = PRESETS[args.preset] if args.preset else None
+    strip = args.strip_echo if args.strip_echo is not None else bool(preset and preset.strip_echo)
     return TextOptions(
         patterns=patterns,
         strip_echo=strip,
@@ -131,6 +129,7 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
         end_marker=args.end_marker or DEFAULT_END_MARKER,
         end_on_stats=args.end_marker is None,
         idle_timeout=args.idle_timeout,
+        trailer=re.compile(preset.trailer) if preset and preset.trailer else None,
     )
 
 

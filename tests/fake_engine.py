@@ -35,6 +35,7 @@ def main() -> int:
     p.add_argument(
         "--exit-delay", type=float, default=0.0, help="linger after the last byte (freeing a model)"
     )
+    p.add_argument("--eog", action="store_true", help="end like llama-cli on an end token: ' [end of text]'")
     p.add_argument("--record")
     p.add_argument("rest", nargs="*")
     args = p.parse_args()
@@ -71,7 +72,7 @@ def main() -> int:
         os.kill(os.getpid(), signal.SIGSEGV)
     if args.mode == "hang":
         time.sleep(3600)
-    out.write("\n")
+    out.write(" [end of text]\n" if args.eog else "\n")
     out.flush()
     elapsed = printed[-1] - printed[0]
     rate = (len(printed) - 1) / elapsed if elapsed > 0 else 0.0
@@ -80,7 +81,10 @@ def main() -> int:
     elif args.stats == "llama-cli":
         n_eval = len(printed) - 1
         err = sys.stderr
-        err.write(f"llama_perf_sampler_print:    sampling time =       1.23 ms / {len(printed):5d} runs\n")
+        # since late 2024 the sampler's runs include the prompt's tokens (7 here)
+        err.write(
+            f"llama_perf_sampler_print:    sampling time =       1.23 ms / {7 + len(printed):5d} runs\n"
+        )
         err.write(f"llama_perf_context_print:        load time = {123.45:10.2f} ms\n")
         ms = args.first_delay * 1000
         err.write(

@@ -11,6 +11,7 @@ USB cable is pulled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -23,6 +24,7 @@ from typing import Self
 @dataclass
 class FakeEsp32:
     tokens: int = 8
+    long_tokens: int = 0  # the reply's length for prompts that start with LONG, when set
     first_delay: float = 0.15
     token_delay: float = 0.03
     echo: bool = False
@@ -65,7 +67,8 @@ class FakeEsp32:
         """Under the lock, and never after the master is closed: its fd number may be reused."""
         with self._lock:
             if self._open:
-                os.write(self.master, text.encode())
+                with contextlib.suppress(OSError):  # nobody has the port open: talking into the void
+                    os.write(self.master, text.encode())
 
     def _wait_open(self) -> bool:
         """Until the runner has the device open (no hang-up on the master); False on stop."""
@@ -119,7 +122,8 @@ class FakeEsp32:
             return False
         times: list[float] = []
         self.printed.append(times)
-        for k in range(self.tokens):
+        count = self.long_tokens if self.long_tokens and prompt.startswith("LONG") else self.tokens
+        for k in range(count):
             if k:
                 self._stop.wait(self.token_delay)
             self._write(f" w{k}" if k else "Once")

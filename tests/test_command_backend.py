@@ -65,18 +65,20 @@ def test_llama2c_figures_match_what_the_engine_did(tmp_path: Path) -> None:
 
 
 def test_llama_cli_figures_come_from_its_perf_lines(tmp_path: Path) -> None:
-    command = fake_cmd(tmp_path / "rec.jsonl", "--stats", "llama-cli", "--first-delay", "0.25")
+    command = fake_cmd(tmp_path / "rec.jsonl", "--stats", "llama-cli", "--first-delay", "0.25", "--eog")
     done, results = run_fake(tmp_path, "Name three primes.\n", "--preset", "llama-cli", command=command)
     assert done.returncode == 0, done.stderr
     [rec], [fake] = records(results), fake_runs(tmp_path)
     span = fake["printed"][-1] - fake["printed"][0]
-    assert rec["output_tokens"] == 10 and rec["token_count_source"] == "engine"  # sampling runs
+    # 9 eval runs, cut at --max-tokens 10: 10 tokens (the sampler's 17 runs include the prompt's 7)
+    assert rec["output_tokens"] == 10 and rec["token_count_source"] == "engine_decoded"
     assert rec["input_tokens"] == 7
     assert rec["prefill_seconds"] == pytest.approx(0.25, abs=1e-5)
     assert rec["decode_seconds"] == pytest.approx(span, abs=1e-5)  # printed with 10 µs resolution
     assert rec["decode_tokens_per_second"] == pytest.approx(9 / span, rel=1e-3)  # runs / eval time
     assert rec["load_seconds"] == pytest.approx(0.12345)
     assert {rec["sources"][k] for k in ("prefill_seconds", "decode_seconds", "output_tokens")} == {"engine"}
+    assert rec["response"] == "Once" + "".join(f" tok{k}" for k in range(1, 10)) + "\n"  # no [end of text]
 
 
 def test_stats_regex_stdin_and_the_engine_lingering_after_its_last_byte(tmp_path: Path) -> None:
@@ -148,6 +150,10 @@ def test_a_hanging_engine_is_killed_at_the_timeout(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     [rec] = records(results)  # --max-failures 1: the run stopped after it
     assert rec["status"] == "error" and "no end of reply within 1.5 s (--timeout)" in rec["error"]
+    # a failed reply is still measured as text: decode ends at its last byte, not at the timeout
+    [fake] = fake_runs(tmp_path)
+    assert rec["decode_seconds"] == pytest.approx(fake["printed"][-1] - fake["printed"][0], abs=0.02)
+    assert rec["output_tokens"] is None and rec["response"].split()[0] == "Once"
     assert meta(results)["status"] == "finished"
     for pid in _fake_pids(tmp_path):
         with pytest.raises(ProcessLookupError):
@@ -248,3 +254,17 @@ def test_placeholders_are_replaced_inside_arguments_and_never_rescanned() -> Non
         argv, {"prompt": "a {seed} b; $(x)", "max_tokens": "7", "seed": "1", "temperature": "0", "model": "m"}
     )
     assert got == [sys.executable, "--in=a {seed} b; $(x)", "-n", "7 tokens", "m"]
+
+
+def test_an_engine_that_exits_leaving_a_child_behind(tmp_path: Path) -> None:
+    # the child holds stdout open: the runner stops reading shortly after the engine exits,
+    # and the child goes with the engine's process group
+    command = "sh -c 'echo \"$1\"; sleep 7.123 & exit 0' sh {prompt}"
+    start = time.monotonic()
+    done, results = run_fake(tmp_path, "hello there\n", "--timeout", "5", command=command)
+    assert time.monotonic() - start < 4
+    assert done.returncode == 0, done.stderr
+    [rec] = records(results)
+    assert rec["status"] == "ok" and rec["response"] == "hello there\n"
+    left = subprocess.run(["pgrep", "-f", "sleep 7.123"], capture_output=True, text=True)
+    assert left.stdout == ""

@@ -175,3 +175,21 @@ def test_sigint_mid_reply_keeps_what_arrived(tmp_path: Path) -> None:
     [rec] = records(tmp_path / "r")
     assert rec["status"] == "interrupted"
     assert rec["response"].split() == ["Once", "w1"]  # an unfinished line, held back, still kept
+
+
+def test_a_reply_cut_off_by_the_timeout_never_leaks_into_the_next(tmp_path: Path) -> None:
+    # the firmware goes on generating after the runner gives up: that tail, its stats and [done]
+    # must not become the next prompt's reply. The port is reopened (an ESP32 resets) and settled
+    # before the next prompt's clock starts.
+    with FakeEsp32(tokens=6, long_tokens=40, token_delay=0.05) as esp:
+        done, results = run_serial(
+            tmp_path, esp.device, jsonl("LONG a", "b", "c"), "--timeout", "1", "--preset", "llama2c"
+        )
+    assert done.returncode == 1, done.stderr
+    recs = records(results)
+    assert [r["status"] for r in recs] == ["error", "ok", "ok"]
+    assert "within 1 s (--timeout)" in recs[0]["error"]
+    for rec in recs[1:]:
+        assert rec["response"] == "Once w1 w2 w3 w4 w5\n"  # its own reply, nothing of the cut one
+        assert rec["ttft_seconds"] < 0.15 + 0.1  # the reopening wait is not in its time
+    assert esp.received == ["LONG a", "b", "c"]

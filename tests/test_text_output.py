@@ -73,9 +73,63 @@ def test_output_that_is_not_an_echo_is_given_back_untouched() -> None:
     assert pieces == [("Once", 1.0), (" upon", 1.1), (" the", 1.2), (" hill", 1.3)]
 
 
-def test_an_unfinished_echo_is_given_back_at_the_end() -> None:
+def test_output_that_ends_inside_the_echo_generated_nothing() -> None:
+    # llama2.c's -n counts the prompt's tokens: -n below the prompt's length cuts the echo short
     parser = OutputParser([], echo="Once upon a time")
-    assert feed_all(parser, [("Once", 1.0), (" upon", 1.1)]) == [("Once", 1.0), (" upon", 1.1)]
+    assert feed_all(parser, [("Once", 1.0), (" upon", 1.1)]) == []
+    assert parser.text() == ""
+
+
+def test_echo_skips_characters_llama2c_cannot_print() -> None:
+    # safe_printf drops byte tokens: the parts of non-ASCII characters without a piece of their own
+    parser = OutputParser([], echo="Tell me about 東京 please")
+    pieces = feed_all(parser, [("Tell me about  please", 1.0), (" Tokyo is", 2.0)])
+    assert pieces == [("Tokyo is", 2.0)]
+
+
+def test_a_long_lines_tail_is_held_for_the_trailer() -> None:
+    trailer = re.compile(PRESETS["llama-cli"].trailer or "")
+    parser = OutputParser(stat_patterns("llama-cli", []), trailer=trailer)
+    words = [(f" w{k:03d}", float(k)) for k in range(200)]  # 1,000 characters, one line
+    pieces = feed_all(parser, [*words, (" [end of text]\n", 300.0)])
+    assert parser.text() == "".join(w for w, _ in words) + "\n"
+    # every piece kept its own arrival time, the held tail included; the trailer is not output,
+    # so the reply's last byte is the last word's
+    assert "".join(t for t, _ in pieces) == parser.text()
+    assert pieces[-1] == (" w199\n", 199.0)
+    char_times = [at for t, at in pieces for _ in t]
+    assert char_times[:-1] == [float(i // 5) for i in range(1000)]  # each word: 5 characters
+
+
+def test_a_long_line_is_content_however_it_arrives() -> None:
+    line = "x" * 600 + " load time = 5 ms\n"
+    whole = OutputParser(stat_patterns("llama-cli", []))
+    split = OutputParser(stat_patterns("llama-cli", []))
+    feed_all(whole, [(line, 1.0)])
+    feed_all(split, [(line[:300], 1.0), (line[300:], 2.0)])
+    assert whole.text() == split.text() == line and not whole.values and not split.values
+
+
+def test_after_the_end_marker_or_an_ending_stats_line_nothing_is_response() -> None:
+    marker = OutputParser([], end_marker="[done]")
+    feed_all(marker, [("Once upon\r\n[done]\r\nEnter prompt: ", 1.0)])
+    assert marker.text() == "Once upon\n"
+    stats = OutputParser(stat_patterns("llama2c", []), end_on_stats=True)
+    feed_all(stats, [("Once\nachieved tok/s: 9.5\nEnter prompt: ", 1.0)])
+    assert stats.text() == "Once\n" and stats.values == {"tokens_per_second": 9.5} and stats.over
+
+
+def test_a_marker_without_newline_is_recognised_while_held() -> None:
+    parser = OutputParser([], end_marker="[done]")
+    parser.feed(b"Once\r\n[done]", 1.0)
+    assert parser.held_is_marker()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_figure_is_ignored(value: str) -> None:
+    parser = OutputParser(stat_patterns(None, ["tokens_per_second=rate (\\w+)"]))
+    parser.side_line(f"rate {value}")
+    assert parser.values == {} and parser.engine_stats().tokens_per_second is None
 
 
 def test_stderr_lines_give_figures_and_keep_the_last_message() -> None:
@@ -91,13 +145,17 @@ def test_stderr_lines_give_figures_and_keep_the_last_message() -> None:
     ]
     for line in lines:
         parser.side_line(line + "\n")
-    stats = parser.engine_stats()
-    assert (stats.output_tokens, stats.input_tokens, stats.decode_tokens) == (33, 9, 31)
+    stats = parser.engine_stats(max_tokens=64)
+    # 31 runs, not cut at 64: an end-of-generation token ended it, so 31 tokens (the sampler's
+    # runs are never used: newer builds count the prompt's tokens in them)
+    assert (stats.output_tokens, stats.input_tokens, stats.decode_tokens) == (31, 9, 31)
+    assert stats.output_tokens_source == "engine_decoded"
+    assert parser.engine_stats(max_tokens=32).output_tokens == 32  # cut at the limit: runs + 1
     assert stats.prefill_seconds == pytest.approx(0.04321)
     assert stats.decode_seconds == pytest.approx(0.78537)
     assert stats.load_seconds == pytest.approx(0.512)
     assert stats.chunked_output
-    assert parser.side_lines == ["main: something went fine"]
+    assert parser.side_lines[-1] == "main: something went fine"  # for an error message
 
 
 def test_old_llama_print_timings_lines_parse_too() -> None:
@@ -109,7 +167,6 @@ def test_old_llama_print_timings_lines_parse_too() -> None:
     ):
         parser.side_line(line)
     assert parser.values == {
-        "output_tokens": 32.0,
         "prefill_ms": 925.78,
         "input_tokens": 24.0,
         "decode_ms": 4178.32,

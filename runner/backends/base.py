@@ -81,6 +81,7 @@ class ModelInfo:
 
 class Backend(ABC):
     name: str
+    chunked_output = False  # see EngineStats.chunked_output: also for a prompt that failed
 
     def __init__(self, model: str, host: str, options: Options) -> None:
         self.model = model
@@ -97,6 +98,10 @@ class Backend(ABC):
         self, prompt: str, system: str | None, max_tokens: int
     ) -> Generator[str | Piece, None, EngineStats]:
         """Generate, yielding text pieces; returns the engine's figures. Raises BackendError."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Get ready for the next prompt before its clock starts (reopen a lost device). Raises
+        BackendError: that prompt fails."""
 
     @property
     def label(self) -> str:

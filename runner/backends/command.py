@@ -14,6 +14,7 @@ ends the prompt and kills the engine's whole group, shell wrappers' children inc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.backends.base import Backend, BackendError, EngineStats, ModelInfo, Options, Piece, StopRequested
-from runner.backends.text_output import OutputParser, TextOptions
+from runner.backends.text_output import OutputParser, TextOptions, deliver
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
@@ -37,6 +38,7 @@ HEARTBEAT = 0.1  # seconds between empty yields while the engine is silent (stop
 BUFFERED_AFTER = 0.5  # an engine that ran this long and wrote its reply in one piece buffers stdout
 log = logging.getLogger(__name__)
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+EXIT_GRACE = 0.5  # after the engine exits, how long its pipes may stay open (a child left behind)
 
 
 class TemplateError(ValueError):
@@ -77,21 +79,21 @@ def _feed(pipe: IO[bytes], text: str) -> None:
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the engine's group if it still runs, then reap it and close its pipes."""
-    if proc.poll() is None:
-        for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
+    """End the engine's whole group, children it left behind included: SIGTERM, a grace period,
+    then SIGKILL whatever is left (even when a second Ctrl-C cuts the grace short); reap it and
+    close its pipes."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(KILL_GRACE)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _exit_text(code: int) -> str:
@@ -105,6 +107,7 @@ def _exit_text(code: int) -> str:
 
 class CommandBackend(Backend):
     name = "command"
+    chunked_output = True
 
     def __init__(
         self, model: str, host: str, options: Options, argv: list[str], prompt_stdin: bool, text: TextOptions
@@ -130,7 +133,7 @@ class CommandBackend(Backend):
             "model": self.model,
         }
         argv = fill(self.argv, values)
-        parser = OutputParser(self.text.patterns, echo=text if self.text.strip_echo else None)
+        parser = self.text.parser(text)
         try:
             proc = subprocess.Popen(
                 argv,
@@ -147,10 +150,10 @@ class CommandBackend(Backend):
             deadline = time.monotonic() + self.text.timeout
             try:
                 yield from self._read(proc, parser, deadline)
+                yield from deliver(parser.finish(time.monotonic()))
             except (BackendError, StopRequested):  # a timeout or a stop: the text printed so far is kept
-                yield from parser.finish(time.monotonic())
+                yield from deliver(parser.finish(time.monotonic()))
                 raise
-            yield from parser.finish(time.monotonic())
             try:
                 code = proc.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
@@ -170,10 +173,11 @@ class CommandBackend(Backend):
     def _read(
         self, proc: subprocess.Popen[bytes], parser: OutputParser, deadline: float
     ) -> Generator[str | Piece, None, None]:
-        """stdout to the parser as it arrives, stderr a line at a time, until both close."""
+        """stdout to the parser as it arrives, stderr a line at a time, until both close (or the
+        engine has exited and a child it left behind still holds them)."""
         assert proc.stdout is not None and proc.stderr is not None
         err = b""
-        started, writes = time.monotonic(), 0
+        started, writes, exited = time.monotonic(), 0, None
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ, "out")
             sel.register(proc.stderr, selectors.EVENT_READ, "err")
@@ -195,7 +199,11 @@ class CommandBackend(Backend):
                         *lines, err = (err + data).split(b"\n")
                         for line in lines:
                             parser.side_line(line.decode(errors="replace"))
-                yield from pieces or [""]
+                yield from deliver(pieces)
+                if exited is None and proc.poll() is not None:
+                    exited = time.monotonic()
+                if exited is not None and time.monotonic() - exited > EXIT_GRACE:
+                    break
         if err:
             parser.side_line(err.decode(errors="replace"))
         if writes == 1 and time.monotonic() - started > BUFFERED_AFTER and not self._warned_buffered:

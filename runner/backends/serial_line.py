@@ -31,7 +31,7 @@ from runner.backends.base import (
     Piece,
     StopRequested,
 )
-from runner.backends.text_output import OutputParser, TextOptions
+from runner.backends.text_output import OutputParser, TextOptions, deliver
 
 HEARTBEAT = 0.1  # read timeout: the longest a stop request waits
 SETTLE_QUIET = 0.5  # seconds of silence that mean a freshly opened board finished booting
@@ -41,6 +41,7 @@ STATS_GRACE = 0.2  # after a statistics line, the quiet that ends the reply (mor
 
 class SerialBackend(Backend):
     name = "serial"
+    chunked_output = True
 
     def __init__(
         self,
@@ -101,30 +102,44 @@ class SerialBackend(Backend):
             raise BackendUnavailable(str(exc)) from exc
         return time.monotonic() - start
 
+    def prepare(self) -> None:
+        """Reopen a port closed by a lost device or a cut-off reply, before the prompt's clock
+        starts: the boot wait is not the prompt's time."""
+        if self.port is not None:
+            return
+        import serial
+
+        try:
+            self._open()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._close()
+            raise BackendError(f"cannot open serial port {self.host}: {exc}") from exc
+
     def stream(
         self, prompt: str, system: str | None, max_tokens: int
     ) -> Generator[str | Piece, None, EngineStats]:
         import serial
 
         text = " ".join((f"{system}\n\n{prompt}" if system else prompt).split("\n")).replace("\r", " ")
-        parser = OutputParser(
-            self.text.patterns, self.text.end_marker, text if self.text.strip_echo else None
-        )
+        parser = self.text.parser(text)
+        if self.port is None:
+            raise BackendError(f"serial port {self.host} is not open")
         try:
-            if self.port is None:
-                self._open()
             self.port.reset_input_buffer()
             self.port.write(text.encode() + b"\n")
             self.port.flush()
             reason = yield from self._read(parser)
+            yield from deliver(parser.finish(time.monotonic()))
         except (serial.SerialException, OSError) as exc:
             self._close()
-            yield from parser.finish(time.monotonic())  # the text that came before the loss is kept
+            yield from deliver(parser.finish(time.monotonic()))  # the text that came before the loss is kept
             raise BackendError(f"serial device {self.host} lost: {exc}") from exc
         except (BackendError, StopRequested):
-            yield from parser.finish(time.monotonic())
+            # the device may still be generating: the rest of this reply must not be read as the
+            # next one's, so the port is reopened (most ESP32 boards reset on that) and settled
+            self._close()
+            yield from deliver(parser.finish(time.monotonic()))
             raise
-        yield from parser.finish(time.monotonic())
         stats = parser.engine_stats(max_tokens)
         stats.end_reason = reason
         return stats
@@ -136,19 +151,23 @@ class SerialBackend(Backend):
         while True:
             data = self.port.read(self.port.in_waiting or 1)
             at = time.monotonic()
-            if at - start >= self.text.timeout:
-                raise BackendError(f"no end of reply within {self.text.timeout:g} s (--timeout)")
             if data:
                 last = at
-                yield from parser.feed(data, at) or [""]
+                yield from deliver(parser.feed(data, at))
                 if parser.marker_seen:
                     return "marker"
-                continue
-            yield ""
-            if last is not None and parser.stats_seen and self.text.end_on_stats and at - last >= STATS_GRACE:
-                return "stats"
-            if last is not None and at - last >= self.text.idle_timeout:
-                return "idle"
+            else:
+                yield ""
+                quiet = at - last if last is not None else 0.0
+                if last is not None and quiet >= STATS_GRACE:
+                    if parser.over:
+                        return "stats"
+                    if parser.held_is_marker():  # [done] with no newline after it
+                        return "marker"
+                if last is not None and quiet >= self.text.idle_timeout:
+                    return "idle"
+            if at - start >= self.text.timeout:
+                raise BackendError(f"no end of reply within {self.text.timeout:g} s (--timeout)")
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.model, details={"port": self.host, "baud": str(self.baud)})

@@ -7,9 +7,12 @@ at the end, a line of statistics (llama2.c's ``achieved tok/s: 52.1``, llama.cpp
 
 - every chunk keeps its arrival time (:class:`Piece`), so holding text back to classify it never
   shifts a timing;
-- a line is held until it ends (at most ``HOLD_CHARS``) and then classified: the end marker
-  (``[done]``), a statistics line (``--stats-regex`` / ``--preset``: its figures are kept, the
-  line leaves the response), or content;
+- a line is held until it ends and then classified: the end marker (``[done]``), a statistics
+  line (``--stats-regex`` / ``--preset``: its figures are kept, the line leaves the response), or
+  content. A line longer than ``HOLD_CHARS`` is content and is passed on as it comes, all but its
+  last ``TAIL_CHARS``, where a preset's trailer (llama-cli's `` [end of text]``) is cut;
+- once the reply is over (its end marker, or a statistics line where that ends it), what follows
+  is the firmware's prompt or chatter, not the reply;
 - an echo of the prompt (llama2.c and llama-cli print the prompt before generating) is dropped
   when ``strip_echo`` is on, so time to first token is the first *generated* text; output that
   does not match the prompt is given back untouched;
@@ -20,12 +23,15 @@ at the end, a line of statistics (llama2.c's ``achieved tok/s: 52.1``, llama.cpp
 from __future__ import annotations
 
 import codecs
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from runner.backends.base import EngineStats, Piece
+from runner.backends.base import EngineStats, Piece, StopRequested
 
 HOLD_CHARS = 512  # a statistics line is shorter: a longer line is content, passed on unclassified
+TAIL_CHARS = 64  # of a long line, held back until it ends: room for a trailer such as [end of text]
 STAT_NAMES = (
     "tokens_per_second",
     "output_tokens",
@@ -48,6 +54,7 @@ class Preset:
     stats: dict[str, str]
     strip_echo: bool
     help: str
+    trailer: str | None = None  # text the engine appends to a reply, taken out of the response
 
 
 PRESETS = {
@@ -59,19 +66,20 @@ PRESETS = {
         help="Karpathy's llama2.c run: 'achieved tok/s' on stderr; the prompt is echoed",
     ),
     # llama-cli / llama-completion (and the older main): llama_perf_* or llama_print_timings lines
-    # on stderr. "eval time" counts decoded runs (one fewer than sampled); "sampling time" runs are
-    # the tokens sampled, i.e. generated.
+    # on stderr. "eval time" counts decoded runs (one fewer than sampled, see engine_stats). The
+    # "sampling time … runs" count is not used: since late 2024 it includes the prompt's tokens.
+    # A reply that ends on an end-of-generation token gets " [end of text]" on stdout.
     "llama-cli": Preset(
         {
             "prefill_ms": rf"prompt eval time\s*=\s*{_NUMBER} ms",
             "input_tokens": r"prompt eval time\s*=\s*[0-9.]+ ms /\s*(\d+) tokens",
             "decode_ms": rf"(?<!prompt )eval time\s*=\s*{_NUMBER} ms",
             "decode_tokens": r"(?<!prompt )eval time\s*=\s*[0-9.]+ ms /\s*(\d+) runs",
-            "output_tokens": r"sampl(?:e|ing) time\s*=\s*[0-9.]+ ms /\s*(\d+) runs",
             "load_ms": rf"load time\s*=\s*{_NUMBER} ms",
         },
         strip_echo=True,
         help="llama.cpp's llama-cli/llama-completion: llama_perf timings on stderr; the prompt is echoed",
+        trailer=r" ?\[end of text\]\s*$",
     ),
 }
 
@@ -106,9 +114,10 @@ def stat_patterns(preset: str | None, extra: list[str]) -> list[tuple[str, re.Pa
 def _value(match: re.Match[str], name: str) -> float | None:
     text = match.groupdict().get(name) or match.group(1)
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,17 @@ class TextOptions:
     end_marker: str | None = None  # serial: a line that ends the reply
     end_on_stats: bool = False  # serial: a statistics line ends the reply too
     idle_timeout: float = 10.0  # serial: silence after output that ends the reply
+    trailer: re.Pattern[str] | None = None  # the preset's reply trailer
+
+    def parser(self, prompt: str) -> OutputParser:
+        """A parser for one reply to ``prompt``."""
+        return OutputParser(
+            self.patterns,
+            self.end_marker,
+            prompt if self.strip_echo else None,
+            end_on_stats=self.end_on_stats,
+            trailer=self.trailer,
+        )
 
 
 @dataclass
@@ -130,6 +150,8 @@ class OutputParser:
     patterns: list[tuple[str, re.Pattern[str]]]
     end_marker: str | None = None
     echo: str | None = None  # the prompt, when the engine prints it back first
+    end_on_stats: bool = False  # a statistics line ends the reply: later content is not response
+    trailer: re.Pattern[str] | None = None  # engine text closing a reply (llama-cli " [end of text]")
     values: dict[str, float] = field(default_factory=dict)
     marker_seen: bool = False  # a line that is exactly the end marker was read
     stats_seen: bool = False  # a statistics line was read
@@ -138,14 +160,19 @@ class OutputParser:
 
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._line: list[tuple[str, float]] = []  # the current line, held until classified
+        self._line: list[Piece] = []  # the current line (or a long line's tail), held until classified
         self._line_passed = False  # part of the current line was already passed on as content
         self._echo = "".join(self.echo.split()) if self.echo else ""
         self._echo_at = 0
         self._echo_held: list[Piece] = []
         self._lead: str = ""  # whitespace before the first visible character
         self._after_echo = False  # then the lead is the echo's line end: dropped, not kept
-        self._visible = False
+
+    @property
+    def over(self) -> bool:
+        """The reply has ended (its marker, or a statistics line where that ends it): text that
+        follows is the firmware's, not the reply's."""
+        return self.marker_seen or (self.stats_seen and self.end_on_stats)
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, data: bytes, at: float) -> list[Piece]:
@@ -153,14 +180,18 @@ class OutputParser:
         return self._text(self._decoder.decode(data), at)
 
     def finish(self, at: float) -> list[Piece]:
-        """The output ended: classify what is still held and give back an unfinished echo."""
+        """The output ended: classify what is still held. Output that ended inside the echo was
+        all echo (llama2.c's ``-n`` counts prompt tokens): nothing was generated."""
         out = self._text(self._decoder.decode(b"", final=True), at)
         if self._line:
             out += self._close_line()
-        if self._echo_held:
-            held, self._echo_held, self._echo = self._echo_held, [], ""
-            out = self._visible_pieces(held) + out
+        self._echo_held = []
         return out
+
+    def held_is_marker(self) -> bool:
+        """The unfinished line is the end marker (firmware that prints ``[done]`` without a newline)."""
+        text = "".join(p.text for p in self._line)
+        return self.end_marker is not None and not self._line_passed and text.strip() == self.end_marker
 
     def side_line(self, line: str) -> None:
         """A line from a channel that is never response (stderr): statistics only."""
@@ -211,19 +242,18 @@ class OutputParser:
         while text:
             head, newline, text = text.partition("\n")
             if head or newline:
-                self._line.append((head + newline, at))
+                self._line.append(Piece(head + newline, at))
             if newline:
                 out += self._close_line()
-            elif sum(len(t) for t, _ in self._line) > HOLD_CHARS:
-                out += self._pass_line()
+            elif sum(len(p.text) for p in self._line) > HOLD_CHARS:
+                out += self._pass(keep=TAIL_CHARS)
         return out
 
     def _close_line(self) -> list[Piece]:
         self._crlf_to_lf()
-        line = "".join(t for t, _ in self._line)
-        if not self._line_passed:
-            stripped = line.strip()
-            if self.end_marker is not None and stripped == self.end_marker:
+        line = "".join(p.text for p in self._line)
+        if not self._line_passed and len(line) <= HOLD_CHARS:  # longer is content, however it arrived
+            if self.end_marker is not None and line.strip() == self.end_marker:
                 self._line = []
                 self.marker_seen = True
                 return []
@@ -231,25 +261,52 @@ class OutputParser:
                 self._line = []
                 self.stats_seen = True
                 return []
-        out = self._pass_line()
+        if self.trailer is not None and (m := self.trailer.search(line)):
+            self._cut(m.start(), "\n" if line.endswith("\n") else "")
+        out = self._pass()
         self._line_passed = False
         return out
 
     def _crlf_to_lf(self) -> None:
         """Serial firmware ends lines with CRLF; the response keeps plain newlines."""
-        text, at = self._line[-1]
-        if text.endswith("\r\n"):
-            self._line[-1] = (text[:-2] + "\n", at)
-        elif text == "\n" and len(self._line) > 1 and self._line[-2][0].endswith("\r"):
-            before, before_at = self._line[-2]
-            self._line[-2] = (before[:-1], before_at)
+        last = self._line[-1]
+        if last.text.endswith("\r\n"):
+            self._line[-1] = Piece(last.text[:-2] + "\n", last.at)
+        elif last.text == "\n" and len(self._line) > 1 and self._line[-2].text.endswith("\r"):
+            before = self._line[-2]
+            self._line[-2] = Piece(before.text[:-1], before.at)
 
-    def _pass_line(self) -> list[Piece]:
-        held, self._line = self._line, []
+    def _cut(self, keep: int, end: str) -> None:
+        """Keep the held line's first ``keep`` characters (each at its own time), then ``end``."""
+        kept: list[Piece] = []
+        for p in self._line:
+            if keep > 0:
+                kept.append(Piece(p.text[:keep], p.at))
+            keep -= len(p.text)
+        if end and kept:
+            kept[-1] = Piece(kept[-1].text + end, kept[-1].at)
+        self._line = kept
+
+    def _pass(self, keep: int = 0) -> list[Piece]:
+        """Pass the held line on as content, all but its last ``keep`` characters (a long line's
+        tail stays held, so that a trailer at its end can still be cut)."""
+        held, tail = self._line, []
+        while keep > 0 and held:
+            p = held[-1]
+            if len(p.text) > keep:
+                held = [*held[:-1], Piece(p.text[:-keep], p.at)]
+                tail.insert(0, Piece(p.text[-keep:], p.at))
+                break
+            tail.insert(0, p)
+            held = held[:-1]
+            keep -= len(p.text)
+        self._line = tail
         self._line_passed = True
+        if self.over:
+            return []
         out: list[Piece] = []
-        for text, at in held:
-            out += self._unecho(Piece(text, at))
+        for piece in held:
+            out += self._unecho(piece)
         return out
 
     def _stats(self, line: str) -> bool:
@@ -269,29 +326,48 @@ class OutputParser:
         for i, ch in enumerate(piece.text):
             if ch.isspace():
                 continue
+            # llama2.c's safe_printf drops byte tokens (parts of non-ASCII characters): skip them
+            while ch != self._echo[self._echo_at] and not self._echo[self._echo_at].isascii():
+                self._echo_at += 1
+                if self._echo_at == len(self._echo):
+                    return self._echo_done(piece.text[i:], piece.at)
             if ch != self._echo[self._echo_at]:  # not an echo after all: give everything back
                 held, self._echo_held, self._echo = self._echo_held, [], ""
                 return self._visible_pieces([*held, piece])
             self._echo_at += 1
             if self._echo_at == len(self._echo):
-                self._echo_held, self._echo = [], ""
-                self._after_echo = True
-                rest = piece.text[i + 1 :]
-                return self._visible_pieces([Piece(rest, piece.at)] if rest else [])
+                return self._echo_done(piece.text[i + 1 :], piece.at)
         self._echo_held.append(piece)
         return []
+
+    def _echo_done(self, rest: str, at: float) -> list[Piece]:
+        self._echo_held, self._echo = [], ""
+        self._after_echo = True
+        return self._visible_pieces([Piece(rest, at)] if rest else [])
 
     def _visible_pieces(self, pieces: list[Piece]) -> list[Piece]:
         out: list[Piece] = []
         for p in pieces:
             if not p.text:
                 continue
-            if not self._visible:
+            if not self.response:
                 if not p.text.strip():
                     self._lead += p.text
                     continue
-                self._visible = True
                 p = Piece(p.text.lstrip() if self._after_echo else self._lead + p.text, p.at)
             self.response.append(p.text)
             out.append(p)
         return out
+
+
+def deliver(pieces: list[Piece]) -> Iterator[str | Piece]:
+    """Yield pieces so that a stop thrown in between still delivers the rest of them (they were
+    already read: losing them would lose measured output); an empty list yields a heartbeat."""
+    rest = list(pieces) or [""]
+    while rest:
+        piece = rest.pop(0)
+        try:
+            yield piece
+        except StopRequested:
+            yield from rest
+            raise
