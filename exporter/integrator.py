@@ -1,4 +1,4 @@
-"""The power sampler: the one background thread of the exporter.
+"""The power sampler: the exporter's only background work, one thread per power source.
 
 Sensors that give only instantaneous power (INA3221 rails, hwmon ``power*_input``, the Pi 5
 PMIC, NVML without an energy counter) are read at ``--sample-hz`` and integrated with the
@@ -7,6 +7,10 @@ period whatever Prometheus' scrape interval. A scrape serves the energy up to th
 the scrape: the latest reading carried forward to now. Because a later trapezoid can come in
 below that carried-forward estimate (power fell), the served value never goes below what was
 served before: a counter that went backwards would read as a reset to ``increase()``.
+
+Each source has its own thread so that a slow one (the PMIC forks ``vcgencmd``, which may take
+up to its timeout) never delays another's readings: on a Pi 5 with an INA219 HAT, the HAT's
+10 Hz grid holds while vcgencmd runs.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class Integrator:
         self._rails: dict[str, dict[Key, _Rail]] = {s.name: {} for s in self.sources}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def period(self, source: str) -> float:
         return self._periods[source]
@@ -135,29 +139,26 @@ class Integrator:
                 out.append((rail.labels, rail.served))
         return out
 
-    def run(self) -> None:
-        """Sample each source when it is due until stopped; sleeps between, never busy-waits."""
-        start = self.clock()
-        for s in self.sources:
-            self.stats[s.name].next_due = start
+    def run(self, source: PowerSource) -> None:
+        """Sample one source on its grid until stopped; sleeps between, never busy-waits."""
+        stats = self.stats[source.name]
+        stats.next_due = self.clock()
         while not self._stop.is_set():
-            now = self.clock()
-            for s in self.sources:
-                stats = self.stats[s.name]
-                if now >= stats.next_due:
-                    self.sample(s)
-                    period = self._periods[s.name] if stats.integrable else IDLE_RETRY
-                    # keep the grid; after a stall skip missed slots instead of bursting
-                    stats.next_due = max(stats.next_due + period, self.clock())
-            wake = min(self.stats[s.name].next_due for s in self.sources)
-            self._stop.wait(max(wake - self.clock(), 0.0))
+            self.sample(source)
+            period = self._periods[source.name] if stats.integrable else IDLE_RETRY
+            # keep the grid; after a stall skip missed slots instead of bursting
+            stats.next_due = max(stats.next_due + period, self.clock())
+            self._stop.wait(max(stats.next_due - self.clock(), 0.0))
 
     def start(self) -> None:
-        if self.sources and self._thread is None:
-            self._thread = threading.Thread(target=self.run, name="power-sampler", daemon=True)
-            self._thread.start()
+        if self._threads:
+            return
+        for s in self.sources:
+            thread = threading.Thread(target=self.run, args=(s,), name=f"power-sampler-{s.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
