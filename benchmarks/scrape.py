@@ -6,9 +6,16 @@ chips, thermal zones, cpufreq, /proc); node_exporter runs the collectors cpu, cp
 thermal_zone, meminfo, stat and loadavg, ours its defaults (a superset: board_info,
 cooling_device and pressure too). They are scraped alternately the way Prometheus does it: one
 kept-alive connection each, Prometheus' Accept and Accept-Encoding: gzip headers, whole body
-read. Prints both medians, p99s, the ratio, RSS and CPU seconds per 1,000 scrapes.
+read. Prints both medians, p99s, the ratio, RSS and CPU seconds per 1,000 scrapes (children
+included: vcgencmd).
 
-usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--json FILE]
+``--board pi5`` serves the Raspberry Pi 5 fixture tree instead (tests/boardtrees.py) with its
+``vcgencmd`` stand-in, a shell script forked like the real tool: the Pi profile's firmware
+collectors (throttled, firmware_clock; pmic from the sampler's cache) have no node_exporter
+counterpart, so node_exporter's figure there is the same tree without them.
+
+usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--board node-fixture|pi5] [--exporter-flag F]
+                                               [--json FILE]
 """
 
 from __future__ import annotations
@@ -55,10 +62,10 @@ def wait(port: int, proc: subprocess.Popen) -> None:
 
 
 def proc_stats(pid: int) -> tuple[float, float, float]:
-    """(CPU seconds, RSS MB, peak RSS MB) of a process, children excluded."""
+    """(CPU seconds, RSS MB, peak RSS MB) of a process, its reaped children's CPU included."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rfind(")") + 2 :].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
     return cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
@@ -95,6 +102,21 @@ class Target:
         self.proc.wait(timeout=10)
 
 
+def tree(board: str, tmp: Path) -> tuple[str, str, list[str]]:
+    """(sysfs, procfs, extra exporter flags) for the chosen tree, built under ``tmp``."""
+    if board == "pi5":
+        sys.path.insert(0, str(REPO / "tests"))
+        from boardtrees import BOARDS
+
+        pi = BOARDS["pi5"](tmp / "pi5")
+        return str(pi.sysfs), str(pi.procfs), ["--vcgencmd", str(pi.vcgencmd)]
+    archive = SHARED / "fixtures/node_exporter/sys.ttar"
+    subprocess.run(
+        [sys.executable, str(SHARED / "tools/ttar_extract.py"), str(archive), str(tmp)], check=True
+    )
+    return str(tmp / "sys"), str(SHARED / "fixtures/node_exporter/proc"), []
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -104,14 +126,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scrapes", type=int, default=500, help="scrapes of each exporter (default 500)")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument(
+        "--board",
+        choices=("node-fixture", "pi5"),
+        default="node-fixture",
+        help="the tree: node_exporter's real-machine fixtures (default) or the Pi 5 fixture with vcgencmd",
+    )
+    ap.add_argument(
+        "--exporter-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="one more flag for our exporter (repeatable), e.g. --exporter-flag=--no-collector.throttled",
+    )
     args = ap.parse_args()
     node_bin = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if node_bin is None:
         sys.exit("benchmark: install Debian's prometheus-node-exporter (scripts/test.sh does)")
     with tempfile.TemporaryDirectory() as tmp:
-        archive = SHARED / "fixtures/node_exporter/sys.ttar"
-        subprocess.run([sys.executable, str(SHARED / "tools/ttar_extract.py"), str(archive), tmp], check=True)
-        sysfs, procfs = os.path.join(tmp, "sys"), str(SHARED / "fixtures/node_exporter/proc")
+        sysfs, procfs, board_args = tree(args.board, Path(tmp))
         node_port, our_port = free_port(), free_port()
         node = Target(
             "node_exporter",
@@ -138,6 +171,8 @@ def main() -> int:
                     procfs,
                     "--log-level",
                     "error",
+                    *board_args,
+                    *args.exporter_flag,
                 ],
                 our_port,
             )
@@ -168,7 +203,7 @@ def main() -> int:
             "body_bytes_gzip": t.bytes,
         }
     ratio = fig["edgemeter"]["median_ms"] / fig["node_exporter"]["median_ms"]
-    print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same fixture tree")
+    print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same tree ({args.board})")
     print(f"{'':24}{'node_exporter':>15}{'edgemeter':>12}   target")
     rows = [
         ("median (ms)", "median_ms", ""),

@@ -120,7 +120,9 @@ def test_hanging_vcgencmd_is_bounded_by_the_timeout(pi5) -> None:
     start = time.monotonic()
     data = samples(scrape())
     elapsed = time.monotonic() - start
-    assert elapsed < 0.3 * 3 + 1.5  # three vcgencmd collectors, each cut off at the timeout
+    # three vcgencmd collectors, each cut off at the timeout: they wait side by side (one after
+    # the other they would take 0.9 s)
+    assert elapsed < 0.75
     assert success(data, "throttled") == 0 and success(data, "firmware_clock") == 0
     assert success(data, "pmic") == 0
     assert select(data, "edge_throttled") == {}

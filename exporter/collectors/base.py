@@ -27,6 +27,8 @@ class Collector(ABC):
     name: ClassVar[str]
     default_enabled: ClassVar[bool] = True
     help: ClassVar[str] = ""
+    # it waits on a child process (vcgencmd): the registry runs it beside the others, not in line
+    waits_on_process: ClassVar[bool] = False
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -15,6 +15,7 @@ from exporter.sensors.sysfs import ReadLog
 
 class FirmwareClockCollector(Collector):
     name = "firmware_clock"
+    waits_on_process = True
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "ARM clock measured by the Pi firmware (vcgencmd measure_clock arm)"
 

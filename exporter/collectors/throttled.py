@@ -15,6 +15,7 @@ from exporter.sensors.vcgencmd import THROTTLE_BITS
 
 class ThrottledCollector(Collector):
     name = "throttled"
+    waits_on_process = True
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
 
