@@ -31,6 +31,19 @@ def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
         assert figures[name]["body_bytes_gzip"] > 1000
 
 
+@pytest.mark.skipif(shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed")
+def test_scrape_benchmark_on_the_pi5_tree(tmp_path: Path) -> None:
+    out = tmp_path / "pi.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--scrapes", "10", "--board", "pi5",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "same tree (pi5)" in done.stdout
+    assert json.loads(out.read_text())["edgemeter"]["median_ms"] > 0
+
+
 def test_sampler_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "sampler.json"
     done = subprocess.run(
