@@ -6,9 +6,11 @@ so one broken sensor never breaks a scrape, and its health is itself a metric
 Families that several collectors fill (temperatures from thermal zones and hwmon) are merged
 by name, so the exposition has each name once.
 
-Collectors that wait on a child process (the Pi's ``vcgencmd``, a fork each) run on a small
-thread pool while the sysfs collectors run in line: their waits overlap each other and the rest
-of the scrape instead of adding up. Results are merged in collector order either way.
+Collectors that wait on a child process (the Pi's ``vcgencmd``, a fork each) run on threads of
+their own, started for the scrape, while the sysfs collectors run in line: their waits overlap
+each other and the rest of the scrape instead of adding up. The threads are per scrape, so
+concurrent scrapes never queue behind one wedged vcgencmd, and daemons, so an exit never waits
+for one. Results are merged in collector order either way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -35,8 +36,6 @@ class EdgeCollector:
         self._errors = {c.name: 0 for c in self.collectors}
         self._failing: dict[str, str] = {}  # collector -> the failure last logged
         self._lock = threading.Lock()
-        waiting = sum(c.waits_on_process for c in self.collectors)
-        self._pool = ThreadPoolExecutor(waiting, thread_name_prefix="collector") if waiting else None
 
     def describe(self) -> list[Metric]:
         """Nothing to describe up front: stops the registry from calling collect() at registration."""
@@ -86,14 +85,21 @@ class EdgeCollector:
             "Sensor readings that failed (unreadable, empty, garbage) or collector failures.",
             labels=labels,
         )
-        pool = self._pool
-        waiting = {
-            c.name: pool.submit(self._timed, c) for c in self.collectors if pool and c.waits_on_process
-        }
-        inline = {c.name: self._timed(c) for c in self.collectors if c.name not in waiting}
+        results: dict[str, tuple[list[Metric], bool, int, float]] = {}
+        threads = [
+            threading.Thread(target=lambda c=c: results.__setitem__(c.name, self._timed(c)), daemon=True)
+            for c in self.collectors
+            if c.waits_on_process
+        ]
+        for thread in threads:
+            thread.start()
+        for c in self.collectors:
+            if not c.waits_on_process:
+                results[c.name] = self._timed(c)
+        for thread in threads:
+            thread.join()
         for collector in self.collectors:
-            got = waiting[collector.name].result() if collector.name in waiting else inline[collector.name]
-            families, ok, failed, took = got
+            families, ok, failed, took = results[collector.name]
             duration.add_metric([collector.name], took)
             success.add_metric([collector.name], 1 if ok else 0)
             with self._lock:

@@ -122,12 +122,13 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
         raise TextFlagError(f"--stats-regex {exc}") from exc
     preset = PRESETS[args.preset] if args.preset else None
     strip = args.strip_echo if args.strip_echo is not None else bool(preset and preset.strip_echo)
+    serial = args.backend == BACKENDS[1]  # a command's reply ends when it exits, never at a line
     return TextOptions(
         patterns=patterns,
         strip_echo=strip,
         timeout=args.timeout,
-        end_marker=args.end_marker or DEFAULT_END_MARKER,
-        end_on_stats=args.end_marker is None,
+        end_marker=(args.end_marker or DEFAULT_END_MARKER) if serial else None,
+        end_on_stats=serial and args.end_marker is None,
         idle_timeout=args.idle_timeout,
         trailer=re.compile(preset.trailer) if preset and preset.trailer else None,
     )

@@ -50,7 +50,8 @@ def main() -> int:
             out.flush()
     time.sleep(args.first_delay)
     printed: list[float] = []
-    for k in range(args.tokens):
+    # an end-of-generation token ends a reply before the limit, and every printed token was decoded
+    for k in range(args.tokens - 2 if args.eog else args.tokens):
         if k:
             time.sleep(args.token_delay)
         out.write(f" tok{k}" if k else "Once")
@@ -79,7 +80,7 @@ def main() -> int:
     if args.stats == "llama2c":
         print(f"achieved tok/s: {rate:f}", file=sys.stderr)
     elif args.stats == "llama-cli":
-        n_eval = len(printed) - 1
+        n_eval = len(printed) if args.eog else len(printed) - 1  # the last sampled token is never decoded
         err = sys.stderr
         # since late 2024 the sampler's runs include the prompt's tokens (7 here)
         err.write(

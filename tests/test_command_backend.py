@@ -70,15 +70,16 @@ def test_llama_cli_figures_come_from_its_perf_lines(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [rec], [fake] = records(results), fake_runs(tmp_path)
     span = fake["printed"][-1] - fake["printed"][0]
-    # 9 eval runs, cut at --max-tokens 10: 10 tokens (the sampler's 17 runs include the prompt's 7)
-    assert rec["output_tokens"] == 10 and rec["token_count_source"] == "engine_decoded"
+    # 8 tokens, then an end of generation: 8 eval runs, 8 tokens (the sampler's runs would
+    # include the prompt's 7); cut at the limit it would be runs + 1 (the real llama.cpp test)
+    assert rec["output_tokens"] == 8 and rec["token_count_source"] == "engine_decoded"
     assert rec["input_tokens"] == 7
     assert rec["prefill_seconds"] == pytest.approx(0.25, abs=1e-5)
     assert rec["decode_seconds"] == pytest.approx(span, abs=1e-5)  # printed with 10 µs resolution
-    assert rec["decode_tokens_per_second"] == pytest.approx(9 / span, rel=1e-3)  # runs / eval time
+    assert rec["decode_tokens_per_second"] == pytest.approx(8 / span, rel=1e-3)  # runs / eval time
     assert rec["load_seconds"] == pytest.approx(0.12345)
     assert {rec["sources"][k] for k in ("prefill_seconds", "decode_seconds", "output_tokens")} == {"engine"}
-    assert rec["response"] == "Once" + "".join(f" tok{k}" for k in range(1, 10)) + "\n"  # no [end of text]
+    assert rec["response"] == "Once" + "".join(f" tok{k}" for k in range(1, 8)) + "\n"  # no [end of text]
 
 
 def test_stats_regex_stdin_and_the_engine_lingering_after_its_last_byte(tmp_path: Path) -> None:
@@ -268,3 +269,18 @@ def test_an_engine_that_exits_leaving_a_child_behind(tmp_path: Path) -> None:
     assert rec["status"] == "ok" and rec["response"] == "hello there\n"
     left = subprocess.run(["pgrep", "-f", "sleep 7.123"], capture_output=True, text=True)
     assert left.stdout == ""
+
+
+def test_a_commands_reply_ends_only_when_it_exits(tmp_path: Path) -> None:
+    # [done] and a stats line on stdout are a serial reply's end, not a command's: the text that
+    # follows them is still the reply (the stats line itself leaves the response)
+    script = tmp_path / "engine.sh"
+    script.write_text("#!/bin/sh\nprintf 'Hello %s\\n[done]\\nprompt tokens: 5\\nmore text\\n' \"$1\"\n")
+    script.chmod(0o755)
+    command = f"{script} {{prompt}}"
+    done, results = run_fake(
+        tmp_path, "there\n", "--stats-regex", r"input_tokens=prompt tokens: (\d+)", command=command
+    )
+    assert done.returncode == 0, done.stderr
+    [rec] = records(results)
+    assert rec["response"] == "Hello there\n[done]\nmore text\n" and rec["input_tokens"] == 5

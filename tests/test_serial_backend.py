@@ -193,3 +193,19 @@ def test_a_reply_cut_off_by_the_timeout_never_leaks_into_the_next(tmp_path: Path
         assert rec["response"] == "Once w1 w2 w3 w4 w5\n"  # its own reply, nothing of the cut one
         assert rec["ttft_seconds"] < 0.15 + 0.1  # the reopening wait is not in its time
     assert esp.received == ["LONG a", "b", "c"]
+
+
+def test_a_cut_off_reply_with_slow_tokens_runs_out_before_the_next_prompt(tmp_path: Path) -> None:
+    # gaps between tokens longer than the 0.5 s boot settle: only reading the old reply to its
+    # end keeps it out of the next one (the fake, like a board without auto-reset, never resets)
+    with FakeEsp32(tokens=2, long_tokens=8, token_delay=0.7) as esp:
+        done, results = run_serial(
+            tmp_path, esp.device, jsonl("LONG a", "b", "c"), "--timeout", "2", "--preset", "llama2c"
+        )
+    recs = records(results)
+    assert [r["status"] for r in recs] == ["error", "ok", "ok"], done.stderr
+    assert [r["response"] for r in recs[1:]] == ["Once w1\n", "Once w1\n"]
+    assert all(
+        r["decode_tokens_per_second"] == pytest.approx(rate)
+        for r, rate in zip(recs[1:], esp.rates[1:], strict=True)
+    )

@@ -37,6 +37,7 @@ HEARTBEAT = 0.1  # read timeout: the longest a stop request waits
 SETTLE_QUIET = 0.5  # seconds of silence that mean a freshly opened board finished booting
 SETTLE_MAX = 10.0  # a board that never stops talking gets its prompt anyway after this
 STATS_GRACE = 0.2  # after a statistics line, the quiet that ends the reply (more lines may follow)
+DRAIN_MAX = 300.0  # longest wait for a cut-off reply to run out before the port is reopened
 
 
 class SerialBackend(Backend):
@@ -57,6 +58,7 @@ class SerialBackend(Backend):
         self.text = text
         self.ready_marker = ready_marker
         self.port: Any = None
+        self._unfinished = False  # the last reply was cut off by --timeout: the device may still talk
 
     def _open(self) -> None:
         import serial
@@ -103,17 +105,43 @@ class SerialBackend(Backend):
         return time.monotonic() - start
 
     def prepare(self) -> None:
-        """Reopen a port closed by a lost device or a cut-off reply, before the prompt's clock
-        starts: the boot wait is not the prompt's time."""
-        if self.port is not None:
-            return
+        """Before the prompt's clock starts: reopen a port a lost device closed, and let a reply
+        cut off by --timeout run out, so that its tail is never read as the next reply."""
         import serial
 
         try:
-            self._open()
+            if self.port is None:
+                self._open()
+            elif self._unfinished:
+                self._drain()
         except (serial.SerialException, OSError, ValueError) as exc:
             self._close()
             raise BackendError(f"cannot open serial port {self.host}: {exc}") from exc
+        except BackendError:
+            self._close()  # the ready line never came: wait for the board again next time
+            raise
+
+    def _drain(self) -> None:
+        """Read the cut-off reply to its end (its marker or stats line, or --idle-timeout of
+        quiet) and drop it. A device still talking after DRAIN_MAX (or --timeout, if longer) is
+        reopened: most ESP32 boards reset on that."""
+        self._unfinished = False
+        parser = self.text.parser("")
+        start = last = time.monotonic()
+        while not parser.marker_seen:
+            data = self.port.read(self.port.in_waiting or 1)
+            now = time.monotonic()
+            if data:
+                last = now
+                parser.feed(data, now)
+            elif (
+                now - last >= STATS_GRACE and (parser.over or parser.held_is_marker())
+            ) or now - last >= self.text.idle_timeout:
+                return
+            if now - start >= max(self.text.timeout, DRAIN_MAX):
+                self._close()
+                self._open()
+                return
 
     def stream(
         self, prompt: str, system: str | None, max_tokens: int
@@ -134,10 +162,10 @@ class SerialBackend(Backend):
             self._close()
             yield from deliver(parser.finish(time.monotonic()))  # the text that came before the loss is kept
             raise BackendError(f"serial device {self.host} lost: {exc}") from exc
-        except (BackendError, StopRequested):
-            # the device may still be generating: the rest of this reply must not be read as the
-            # next one's, so the port is reopened (most ESP32 boards reset on that) and settled
-            self._close()
+        except (BackendError, StopRequested) as exc:
+            # the device may still be generating: prepare() lets the rest run out before the next
+            # prompt, so that it is never read as the next reply
+            self._unfinished = isinstance(exc, BackendError)
             yield from deliver(parser.finish(time.monotonic()))
             raise
         stats = parser.engine_stats(max_tokens)

@@ -154,6 +154,7 @@ class OutputParser:
     trailer: re.Pattern[str] | None = None  # engine text closing a reply (llama-cli " [end of text]")
     values: dict[str, float] = field(default_factory=dict)
     marker_seen: bool = False  # a line that is exactly the end marker was read
+    trailer_seen: bool = False  # the engine's end-of-generation trailer was cut from the reply
     stats_seen: bool = False  # a statistics line was read
     response: list[str] = field(default_factory=list)
     side_lines: list[str] = field(default_factory=list)  # the last lines of a side channel (stderr)
@@ -223,7 +224,8 @@ class OutputParser:
         output, source = count("output_tokens"), None
         runs = count("decode_tokens")
         if output is None and runs is not None:
-            output, source = (runs + 1 if runs + 1 == max_tokens else runs), "engine_decoded"
+            cut = runs + 1 == max_tokens and not self.trailer_seen  # the trailer: it ended on its own
+            output, source = (runs + 1 if cut else runs), "engine_decoded"
         return EngineStats(
             input_tokens=count("input_tokens"),
             output_tokens=output,
@@ -262,6 +264,7 @@ class OutputParser:
                 self.stats_seen = True
                 return []
         if self.trailer is not None and (m := self.trailer.search(line)):
+            self.trailer_seen = True
             self._cut(m.start(), "\n" if line.endswith("\n") else "")
         out = self._pass()
         self._line_passed = False
