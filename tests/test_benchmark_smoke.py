@@ -1,5 +1,5 @@
-"""The scrape benchmark runs end to end (figures are checked by reading them, not here:
-timings in unit tests would be flaky on a shared 2-core machine)."""
+"""The benchmarks run end to end (figures are checked by reading them, not here: timings in
+unit tests would be flaky on a shared 2-core machine)."""
 
 from __future__ import annotations
 
@@ -8,65 +8,54 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from helpers import REPO
 
+needs_node_exporter = pytest.mark.skipif(
+    shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed"
+)
 
-@pytest.mark.skipif(shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed")
-def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+
+def bench(script: str, tmp_path: Path, *args: str) -> tuple[str, Any]:
+    """Run ``benchmarks/SCRIPT`` with ``--json``: (what it printed, the figures it wrote)."""
+    out = tmp_path / "figures.json"
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--scrapes", "20", "--json", str(out)],
+        [sys.executable, str(REPO / "benchmarks" / script), *args, "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "node_exporter" in done.stdout and "median ratio" in done.stdout
-    figures = json.loads(out.read_text())
+    return done.stdout, json.loads(out.read_text())
+
+
+@needs_node_exporter
+def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
+    printed, figures = bench("scrape.py", tmp_path, "--scrapes", "20")
+    assert "node_exporter" in printed and "median ratio" in printed
     for name in ("node_exporter", "edgemeter"):
         assert figures[name]["median_ms"] > 0 and figures[name]["rss_mb"] > 0
         assert figures[name]["body_bytes_gzip"] > 1000
 
 
-@pytest.mark.skipif(shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed")
+@needs_node_exporter
 def test_scrape_benchmark_on_the_pi5_tree(tmp_path: Path) -> None:
-    out = tmp_path / "pi.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--scrapes", "10", "--board", "pi5",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "same tree (pi5)" in done.stdout
-    assert json.loads(out.read_text())["edgemeter"]["median_ms"] > 0
+    printed, figures = bench("scrape.py", tmp_path, "--scrapes", "10", "--board", "pi5")
+    assert "same tree (pi5)" in printed
+    assert figures["edgemeter"]["median_ms"] > 0
 
 
 def test_sampler_benchmark_runs(tmp_path: Path) -> None:
-    out = tmp_path / "sampler.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "sampler.py"), "--seconds", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(out.read_text())
+    printed, figures = bench("sampler.py", tmp_path, "--seconds", "1")
     assert set(figures) >= {"ina3221 hwmon (Orin, 3 rails)", "pmic (Pi 5, vcgencmd, 2 Hz cap)"}
-    assert "% of a core" in done.stdout
+    assert "% of a core" in printed
 
 
 def test_text_engine_benchmark_runs(tmp_path: Path) -> None:
     pytest.importorskip("serial")
-    out = tmp_path / "text.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "text_engines.py"), "--prompts", "2", "--tokens", "4",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(out.read_text())
+    printed, figures = bench("text_engines.py", tmp_path, "--prompts", "2", "--tokens", "4")
     assert set(figures) == {"command", "serial"}
-    assert "decode: runner - engine" in done.stdout
+    assert "decode: runner - engine" in printed
