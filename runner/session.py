@@ -111,7 +111,7 @@ class Session:
             self.backend.prepare()
         except BackendError as exc:
             status, error = "error", str(exc)
-        before = None if warmup else self._energy()
+        before = None if warmup or status != "ok" else self._energy()
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
         stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)

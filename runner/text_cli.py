@@ -15,34 +15,22 @@ from typing import Any
 from runner.backends.base import Backend, Options
 from runner.backends.text_output import PRESETS, STAT_NAMES, StatsRegexError, TextOptions, stat_patterns
 
-DEFAULTS: dict[str, Any] = {
-    "command": None,
-    "prompt_stdin": False,
-    "preset": None,
-    "stats_regex": [],
-    "strip_echo": None,
-    "timeout": 600.0,
-    "port": None,
-    "baud": 115200,
-    "end_marker": None,
-    "idle_timeout": 10.0,
-    "ready_marker": None,
-}
-OWNERS = {  # flag -> the backends it applies to
-    "command": ("command",),
-    "prompt_stdin": ("command",),
-    "preset": ("command", "serial"),
-    "stats_regex": ("command", "serial"),
-    "strip_echo": ("command", "serial"),
-    "timeout": ("command", "serial"),
-    "port": ("serial",),
-    "baud": ("serial",),
-    "end_marker": ("serial",),
-    "idle_timeout": ("serial",),
-    "ready_marker": ("serial",),
+BACKENDS = ("command", "serial")
+COMMAND, SERIAL, BOTH = BACKENDS[:1], BACKENDS[1:], BACKENDS
+FLAGS: dict[str, tuple[Any, tuple[str, ...]]] = {  # flag -> (default, the backends it applies to)
+    "command": (None, COMMAND),
+    "prompt_stdin": (False, COMMAND),
+    "preset": (None, BOTH),
+    "stats_regex": ([], BOTH),
+    "strip_echo": (None, BOTH),
+    "timeout": (600.0, BOTH),
+    "port": (None, SERIAL),
+    "baud": (115200, SERIAL),
+    "end_marker": (None, SERIAL),
+    "idle_timeout": (10.0, SERIAL),
+    "ready_marker": (None, SERIAL),
 }
 DEFAULT_END_MARKER = "[done]"
-BACKENDS = ("command", "serial")
 
 
 class TextFlagError(ValueError):
@@ -101,18 +89,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def saved(args: argparse.Namespace) -> dict[str, Any]:
     """The flags of this run's text engine, as the meta file keeps them for ``--resume``."""
-    return {k: getattr(args, k) for k, owners in OWNERS.items() if args.backend in owners}
+    return {k: getattr(args, k) for k, (_, owners) in FLAGS.items() if args.backend in owners}
 
 
 def check(args: argparse.Namespace) -> None:
     """Refuse flags given to a backend they do not apply to; fill the defaults."""
-    for key, owners in OWNERS.items():
-        if getattr(args, key) is not None and args.backend not in owners:
-            flag = "--" + key.replace("_", "-")
-            raise TextFlagError(f"{flag} applies to --backend {' or '.join(owners)}, not {args.backend}")
-    for key, default in DEFAULTS.items():
+    for key, (default, owners) in FLAGS.items():
         if getattr(args, key) is None:
             setattr(args, key, default)
+        elif args.backend not in owners:
+            flag = "--" + key.replace("_", "-")
+            raise TextFlagError(f"{flag} applies to --backend {' or '.join(owners)}, not {args.backend}")
 
 
 def _text_options(args: argparse.Namespace) -> TextOptions:
@@ -122,7 +109,7 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
         raise TextFlagError(f"--stats-regex {exc}") from exc
     preset = PRESETS[args.preset] if args.preset else None
     strip = args.strip_echo if args.strip_echo is not None else bool(preset and preset.strip_echo)
-    serial = args.backend == BACKENDS[1]  # a command's reply ends when it exits, never at a line
+    serial = args.backend in SERIAL  # a command's reply ends when it exits, never at a line
     return TextOptions(
         patterns=patterns,
         strip_echo=strip,
@@ -137,7 +124,7 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
 def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
     """The command or serial backend the flags describe (TextFlagError for a mistake)."""
     text = _text_options(args)
-    if args.backend == BACKENDS[0]:
+    if args.backend in COMMAND:
         from runner.backends.command import CommandBackend, TemplateError, parse_template
 
         if not args.command:

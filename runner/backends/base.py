@@ -31,6 +31,11 @@ class ModelMissing(Exception):
     """The model is not there (an Ollama model not pulled, a GGUF path that does not exist): exit 2."""
 
 
+def plain_prompt(prompt: str, system: str | None) -> str:
+    """A system prompt and a prompt as one text, for engines that take no chat roles."""
+    return f"{system}\n\n{prompt}" if system else prompt
+
+
 @dataclass(frozen=True)
 class Options:
     max_tokens: int = 128

@@ -29,7 +29,16 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
-from runner.backends.base import Backend, BackendError, EngineStats, ModelInfo, Options, Piece, StopRequested
+from runner.backends.base import (
+    Backend,
+    BackendError,
+    EngineStats,
+    ModelInfo,
+    Options,
+    Piece,
+    StopRequested,
+    plain_prompt,
+)
 from runner.backends.text_output import OutputParser, TextOptions, deliver
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
@@ -124,7 +133,7 @@ class CommandBackend(Backend):
     def stream(
         self, prompt: str, system: str | None, max_tokens: int
     ) -> Generator[str | Piece, None, EngineStats]:
-        text = f"{system}\n\n{prompt}" if system else prompt
+        text = plain_prompt(prompt, system)
         values = {
             "prompt": text,
             "max_tokens": str(max_tokens),

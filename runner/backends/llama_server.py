@@ -14,7 +14,14 @@ from typing import Any
 
 import requests
 
-from runner.backends.base import Backend, BackendError, BackendUnavailable, EngineStats, ModelInfo
+from runner.backends.base import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    EngineStats,
+    ModelInfo,
+    plain_prompt,
+)
 
 CONNECT_TIMEOUT = 5.0
 
@@ -51,7 +58,7 @@ class LlamaServerBackend(Backend):
         return waited
 
     def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
-        text = f"{system}\n\n{prompt}" if system else prompt
+        text = plain_prompt(prompt, system)
         body = {
             "prompt": text,
             "n_predict": max_tokens,

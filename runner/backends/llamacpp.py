@@ -24,6 +24,7 @@ from runner.backends.base import (
     EngineStats,
     ModelInfo,
     ModelMissing,
+    plain_prompt,
 )
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -82,7 +83,7 @@ class LlamaCppBackend(Backend):
 
     def _prompt_text(self, prompt: str, system: str | None) -> str:
         if self._format is None:
-            return f"{system}\n\n{prompt}" if system else prompt
+            return plain_prompt(prompt, system)
         messages = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": prompt}
         ]

@@ -5,7 +5,9 @@ The protocol is the one such firmware speaks: the prompt and a newline (line bre
 prompt become spaces, since the firmware reads one line), then text until a line that is the end
 marker (``[done]`` by default), the engine's statistics line, or ``--idle-timeout`` seconds of
 silence after some output. ``--timeout`` bounds the whole reply, the wait for the first byte
-included. Stale bytes (a reply that outlived its timeout) are dropped before each prompt.
+included. A reply cut off by it is read to its end in ``prepare()``, before the next prompt's
+clock starts, so that its tail never becomes the next reply; stray bytes are dropped before each
+prompt.
 
 Opening the port of many ESP32 boards resets the chip, which then prints its boot log: ``start``
 reads until the port has been quiet for ``SETTLE_QUIET`` seconds, or until a line containing
@@ -30,6 +32,7 @@ from runner.backends.base import (
     Options,
     Piece,
     StopRequested,
+    plain_prompt,
 )
 from runner.backends.text_output import OutputParser, TextOptions, deliver
 
@@ -134,9 +137,7 @@ class SerialBackend(Backend):
             if data:
                 last = now
                 parser.feed(data, now)
-            elif (
-                now - last >= STATS_GRACE and (parser.over or parser.held_is_marker())
-            ) or now - last >= self.text.idle_timeout:
+            elif self._ended(parser, now - last):
                 return
             if now - start >= max(self.text.timeout, DRAIN_MAX):
                 self._close()
@@ -148,7 +149,7 @@ class SerialBackend(Backend):
     ) -> Generator[str | Piece, None, EngineStats]:
         import serial
 
-        text = " ".join((f"{system}\n\n{prompt}" if system else prompt).split("\n")).replace("\r", " ")
+        text = " ".join(plain_prompt(prompt, system).split("\n")).replace("\r", " ")
         parser = self.text.parser(text)
         if self.port is None:
             raise BackendError(f"serial port {self.host} is not open")
@@ -186,16 +187,19 @@ class SerialBackend(Backend):
                     return "marker"
             else:
                 yield ""
-                quiet = at - last if last is not None else 0.0
-                if last is not None and quiet >= STATS_GRACE:
-                    if parser.over:
-                        return "stats"
-                    if parser.held_is_marker():  # [done] with no newline after it
-                        return "marker"
-                if last is not None and quiet >= self.text.idle_timeout:
-                    return "idle"
+                if last is not None and (reason := self._ended(parser, at - last)):
+                    return reason
             if at - start >= self.text.timeout:
                 raise BackendError(f"no end of reply within {self.text.timeout:g} s (--timeout)")
+
+    def _ended(self, parser: OutputParser, quiet: float) -> str | None:
+        """How a reply that has been quiet for ``quiet`` seconds ended, or None if it goes on (a
+        line that is the marker ends it at once: the reading loop sees that itself)."""
+        if quiet >= STATS_GRACE and parser.over:
+            return "stats"
+        if quiet >= STATS_GRACE and parser.held_is_marker():  # [done] with no newline after it
+            return "marker"
+        return "idle" if quiet >= self.text.idle_timeout else None
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.model, details={"port": self.host, "baud": str(self.baud)})
