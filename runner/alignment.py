@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+from exporter.boards import rails as board_rails
 from runner.promql import Prometheus, Series
 
 MARGIN = 10.0  # seconds of samples fetched around a window to interpolate its edges
@@ -57,10 +58,26 @@ class Aligner:
             {m.get("rail", "") for m, _ in self._series("edge_energy_joules_total", "", start, end)}
         )
 
-    def energy(self, rail: str, start: float, end: float) -> float | None:
-        return counter_increase(
-            self._series("edge_energy_joules_total", f', rail="{rail}"', start, end), start, end
+    def input_rail(self, start: float, end: float) -> str | None:
+        """The board's input rail as the exporter's board profile declares it (None: it has none)."""
+        ranked = sorted(
+            (int(m.get("rank", "0")), m.get("rail", ""))
+            for m, _ in self._series("edge_board_input_rail_info", "", start, end)
+            if m.get("rank", "").isdigit()
         )
+        return board_rails.pick([rail for _, rail in ranked], self.rails(start, end))
+
+    def energy(self, rail: str, start: float, end: float) -> float | None:
+        """Energy on ``rail`` (a sum of rails for ``A+B``), None when a part is not measurable."""
+        total = 0.0
+        for part in board_rails.parts(rail):
+            value = counter_increase(
+                self._series("edge_energy_joules_total", f', rail="{part}"', start, end), start, end
+            )
+            if value is None:
+                return None
+            total += value
+        return total
 
     def cpu_utilization(self, start: float, end: float) -> float | None:
         series = self._series("edge_cpu_seconds_total", "", start, end)

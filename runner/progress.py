@@ -51,8 +51,9 @@ def _median(values: list[float]) -> str:
     return f"{statistics.median(values):.3f}" if values else "-"
 
 
-def summary(records: list[PromptRecord]) -> str:
-    """Per-prompt medians over repetitions: TTFT, tok/s, tokens, failures."""
+def summary(records: list[PromptRecord], energy_note: str | None = None) -> str:
+    """Per-prompt medians over repetitions: TTFT, tok/s, tokens, failures; and, where energy is
+    ``-`` for every prompt, the reason (no exporter URL, no energy counter, no input rail)."""
     rows = ["prompt_id  runs  failed  ttft_s  tok/s  in_tok  out_tok  energy_J"]
     by_id: dict[str, list[PromptRecord]] = {}
     for r in records:
@@ -69,4 +70,6 @@ def summary(records: list[PromptRecord]) -> str:
             f"{med('decode_tokens_per_second'):>5}  {med('input_tokens'):>6}  {med('output_tokens'):>7}  "
             f"{med('energy_joules'):>8}"
         )
+    if energy_note and all(r.energy_joules is None for r in records):
+        rows.append(f"energy_J is - : {energy_note}")
     return "\n".join(rows)

@@ -57,6 +57,16 @@ def _from_json(path: Path, number: int, line: str) -> Prompt:
     for key in ("system", "expected"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise PromptFileError(f"{where}: '{key}' must be a string")
+    for key in ("id", "prompt", "system", "expected"):
+        value = obj.get(key)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:  # JSON's \ud800 escapes decode to lone surrogates
+                bad = f"\\u{ord(value[exc.start]):04x}"
+                raise PromptFileError(
+                    f"{where}: '{key}' holds {bad}, half of a surrogate pair: not text"
+                ) from exc
     return Prompt(str(pid), text, number, obj.get("system"), max_tokens, obj.get("expected"))
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import delete_from_gateway, push_to_gateway
-
-from runner.record import PromptRecord
 
 log = logging.getLogger(__name__)
 JOB = "edgemeter_runner"
@@ -96,26 +95,27 @@ class Pusher:
             self._thread = threading.Thread(target=self._loop, name="pushgateway", daemon=True)
             self._thread.start()
 
-    def record(self, rec: PromptRecord) -> None:
-        """Add one measured prompt and schedule a push (returns at once)."""
+    def record(self, rec: Mapping[str, Any]) -> None:
+        """Add one measured prompt (a results-file record) and schedule a push (returns at once).
+        A resumed run replays its earlier records through here, so its group holds every prompt."""
         labels = {
-            "backend": rec.backend,
-            "model": rec.model,
-            "prompt_id": rec.prompt_id,
-            "repetition": str(rec.repetition),
+            "backend": str(rec.get("backend")),
+            "model": str(rec.get("model")),
+            "prompt_id": str(rec.get("prompt_id")),
+            "repetition": str(rec.get("repetition")),
         }
-        self.prompts.labels(rec.backend, rec.model, rec.status).inc()
-        if rec.status == "ok":
-            for name, (attr, _) in GAUGES.items():
-                value = getattr(rec, attr)
-                if value is not None:
+        self.prompts.labels(labels["backend"], labels["model"], str(rec.get("status"))).inc()
+        if rec.get("status") == "ok":
+            for name, (field, _) in GAUGES.items():
+                value = rec.get(field)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     self.gauges[name].labels(**labels).set(value)
-            tokens = (rec.backend, rec.model, rec.prompt_id)
-            if rec.input_tokens is not None:
-                self.input_tokens.labels(*tokens).inc(rec.input_tokens)
-            if rec.output_tokens is not None:
-                self.output_tokens.labels(*tokens).inc(rec.output_tokens)
-            for rail, joules in rec.energy_by_rail.items():
+            tokens = (labels["backend"], labels["model"], labels["prompt_id"])
+            if isinstance(rec.get("input_tokens"), int):
+                self.input_tokens.labels(*tokens).inc(rec["input_tokens"])
+            if isinstance(rec.get("output_tokens"), int):
+                self.output_tokens.labels(*tokens).inc(rec["output_tokens"])
+            for rail, joules in (rec.get("energy_by_rail") or {}).items():
                 self.energy.labels(**labels, rail=rail).set(joules)
         self._dirty.set()
 

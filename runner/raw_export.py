@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from runner.promql import Prometheus
 
 MAX_POINTS = 11_000
+MAX_ROWS = 1_000_000  # a grid larger than this is a typo in --start/--end/--step, not an export
 DEFAULT_METRICS = (
     "edge_power_watts",
     "edge_energy_joules_total",
@@ -63,12 +64,22 @@ def timestamp(text: str) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
+def selectors(metrics: list[str], instance: str) -> list[str]:
+    return [f'{m}{{instance=~"{instance}"}}' for m in metrics]
+
+
 def write_raw(
-    prom: Prometheus, metrics: list[str], instance: str, start: float, end: float, step: float, out: TextIO
+    prom: Prometheus,
+    series: list[dict[str, str]],
+    metrics: list[str],
+    instance: str,
+    start: float,
+    end: float,
+    step: float,
+    out: TextIO,
 ) -> int:
-    """Stream the wide CSV; returns the number of rows."""
-    selectors = [f'{m}{{instance=~"{instance}"}}' for m in metrics]
-    columns = sorted({column(s) for s in prom.series(selectors, start, end)})
+    """Stream the wide CSV of ``series`` (from /api/v1/series); returns the number of rows."""
+    columns = sorted({column(s) for s in series})
     index = {c: i for i, c in enumerate(columns)}
     writer = csv.writer(out)
     writer.writerow(["timestamp", "unix_seconds", *columns])
@@ -76,7 +87,7 @@ def write_raw(
     for a, b in chunks(start, end, step):
         steps = round((b - a) / step) + 1
         table: list[list[Any]] = [[""] * len(columns) for _ in range(steps)]
-        for selector in selectors:
+        for selector in selectors(metrics, instance):
             for labels, points in prom.range(selector, a, b, step):
                 col = index.get(column(labels))
                 if col is None:
@@ -117,15 +128,17 @@ def write_samples(
 
 def raw_export(
     prom: Prometheus,
-    metrics: list[str],
+    series: list[dict[str, str]],
     instance: str,
     start: float,
     end: float,
     step: float | None,
     out: Path,
 ) -> int:
-    """``step`` None: every sample at its scrape timestamp; else the wide grid at ``step``."""
+    """``step`` None: every sample at its scrape timestamp; else the wide grid at ``step``. Only
+    the metrics that have ``series`` are read."""
+    metrics = sorted({s["__name__"] for s in series})
     with out.open("w", newline="", encoding="utf-8") as f:
         if step is None:
             return write_samples(prom, metrics, instance, start, end, f)
-        return write_raw(prom, metrics, instance, start, end, step, f)
+        return write_raw(prom, series, metrics, instance, start, end, step, f)

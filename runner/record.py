@@ -90,6 +90,9 @@ class PromptRecord:
     token_count_source: str | None = None
     end_reason: str | None = None  # chunked replies: exit, marker, stats or idle
     sources: dict[str, str] = field(default_factory=dict)  # figure -> "engine" or "runner"
+    # the engine's own figures as it reported them (llama-server's timings, Ollama's counts and
+    # durations), so any figure above can be checked against the engine's
+    engine_figures: dict[str, float] = field(default_factory=dict)
     energy_joules: float | None = None
     energy_rail: str | None = None
     energy_by_rail: dict[str, float] = field(default_factory=dict)
@@ -177,4 +180,5 @@ def measure(
         token_count_source=count_source,
         end_reason=stats.end_reason,
         sources=sources,
+        engine_figures=dict(stats.extra),
     )

@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.energy import board_rail
+from exporter.boards import rails as board_rails
+from runner.alignment import Aligner
 from runner.export import ExportError, known_runs, prompt_windows
 from runner.progress import summary
 from runner.promql import Prometheus, PrometheusError
 from runner.record import PromptRecord
+from runner.results import RunIdError, check_run_id
 
 PANELS = (
     ("Power (W)", "edge_power_watts{{{m}}}"),
@@ -44,12 +46,12 @@ def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Pa
     start = min(r["started_at"] for r in records) - 5
     end = max(r["ended_at"] for r in records) + 5
     match = f'instance=~"{instance}"'
-    rails = {s[0] for s in _series(prom, f"edge_power_watts{{{match}}}", start, end)}
-    rail = board_rail(dict.fromkeys(rails, 0.0))
+    rail = Aligner(prom, instance).input_rail(start, end)
     fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(11, 9), sharex=False)
     when = [dt.datetime.fromtimestamp(t, dt.UTC) for t in (start, end)]
     for ax, (title, template) in zip(axes, PANELS, strict=False):
-        expr = template.format(m=match + (f', rail="{rail}"' if "power" in template and rail else ""))
+        parts = "|".join(board_rails.parts(rail)) if rail else ""
+        expr = template.format(m=match + (f', rail=~"{parts}"' if "power" in template and rail else ""))
         for label, points in _series(prom, expr, start, end):
             ax.plot(
                 [dt.datetime.fromtimestamp(t, dt.UTC) for t, _ in points],
@@ -91,6 +93,7 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
     args = p.parse_args(argv)
     prom, out = Prometheus(args.prometheus), Path(args.out)
     try:
+        check_run_id(args.run)
         if out.exists() and not args.force:
             raise ExportError(f"--out {out}: exists (add --force to overwrite)")
         records = [r for r in prompt_windows(prom, args) if r.get("started_at") and r.get("ended_at")]
@@ -98,7 +101,7 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
             known = ", ".join(known_runs(prom, Path(args.results))) or "none"
             raise ExportError(f"--run {args.run}: unknown run (known: {known})")
         draw(prom, records, args.instance, out)
-    except (ExportError, PrometheusError) as exc:
+    except (ExportError, PrometheusError, RunIdError) as exc:
         print(f"runner report: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -9,31 +9,26 @@ next token; it is recorded as ``interrupted`` and redone by ``--resume``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.backends.base import Backend, BackendError, EngineStats, Piece, StopRequested
-from runner.energy import EnergyError, board_rail, read_energy, window
+from exporter.boards import rails as board_rails
+from runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
+from runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from runner.progress import Progress
 from runner.prompts import Prompt
+from runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Pump
 from runner.push import Pusher
 from runner.record import Clock, PromptRecord, Timing, measure
 from runner.results import ResultsWriter
 
-
-def _stopped(stream: Generator[str | Piece, None, EngineStats]) -> Iterator[str | Piece]:
-    """Tell a backend to stop and take what it still held back (text engines hold a line to
-    classify it); a backend with nothing held just ends, as with ``close()``."""
-    try:
-        piece = stream.throw(StopRequested())
-        while True:
-            yield piece
-            piece = next(stream)
-    except (StopRequested, StopIteration, BackendError):
-        return
-    finally:
-        stream.close()
+WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
+GRACE = 0.5  # after a stop or the deadline: this long for the next piece, then the reply is cut
+SETTLE = 5.0  # how long a cut-off stream gets to end before the engine is used or released again
+# text engines keep their own --timeout (they kill the engine and keep what it printed): the
+# run's deadline is only their backstop
+OWN_TIMEOUT_GRACE = 5.0
 
 
 @dataclass
@@ -44,15 +39,19 @@ class Plan:
     max_failures: int
     done: set[tuple[str, int]] = field(default_factory=set)  # (prompt_id, repetition) already ok
 
-    def items(self) -> list[tuple[Prompt, int, bool]]:
-        warm = [(self.prompts[i % len(self.prompts)], i + 1, True) for i in range(self.warmup)]
-        measured = [
+    def measured(self) -> list[tuple[Prompt, int, bool]]:
+        """Every (prompt, repetition) not yet measured ok: missing, failed or interrupted."""
+        return [
             (p, rep, False)
             for rep in range(1, self.repeat + 1)
             for p in self.prompts
             if (p.id, rep) not in self.done
         ]
-        return warm + measured
+
+    def items(self) -> list[tuple[Prompt, int, bool]]:
+        """The warm-up first (also in a resumed part: its engine was loaded anew), then the rest."""
+        warm = [(self.prompts[i % len(self.prompts)], i + 1, True) for i in range(self.warmup)]
+        return warm + self.measured()
 
 
 @dataclass
@@ -70,29 +69,73 @@ class Session:
         writer: ResultsWriter,
         pusher: Pusher,
         progress: Progress,
-        exporter_url: str | None,
+        exporter: ExporterClient | None,
         stop: threading.Event,
+        timeout: float = 600.0,
+        rail: str | None = None,
     ) -> None:
         self.backend = backend
         self.run_id = run_id
         self.writer = writer
         self.pusher = pusher
         self.progress = progress
-        self.exporter_url = exporter_url
+        self.exporter = exporter
         self.stop = stop
+        self.timeout = timeout
+        self.rail = rail
         self.clock = Clock()
-        self._energy_warned = False
+        # why energy_joules is empty, for the summary (the latest reason; None while it is measured)
+        self.energy_note: str | None = None if exporter else "no --exporter-url"
+        self._warned: set[str] = set()
+        self._pump: Pump | None = None
+        self.fatal: str | None = None  # an engine every prompt would fail on alike: the run stops
 
-    def _energy(self) -> dict[str, float] | None:
-        if not self.exporter_url:
+    def _why_no_energy(self, why: str) -> None:
+        self.energy_note = why
+        if why not in self._warned:
+            self._warned.add(why)
+            self.progress.say(f"warning: {why}; energy left empty")
+
+    def read_exporter(self) -> ExporterPage | None:
+        if self.exporter is None:
             return None
         try:
-            return read_energy(self.exporter_url)
-        except EnergyError as exc:
-            if not self._energy_warned:
-                self.progress.say(f"warning: {exc}; energy per prompt left empty")
-                self._energy_warned = True
+            return self.exporter.read()
+        except ExporterError as exc:
+            self._why_no_energy(str(exc))
             return None
+
+    def _energy(self, rec: PromptRecord, before: ExporterPage | None, after: ExporterPage | None) -> None:
+        if before is None or after is None:
+            return
+        rec.energy_by_rail = window(before.energy, after.energy)
+        if not rec.energy_by_rail:
+            self._why_no_energy(
+                f"the exporter at {self.exporter.url if self.exporter else ''} has no energy "
+                "counter on this board"
+            )
+            return
+        rail = self.rail or board_rails.pick(after.input_rail_candidates, rec.energy_by_rail)
+        if rail is None:
+            self._why_no_energy(
+                f"no input rail on this board (rails: {', '.join(sorted(rec.energy_by_rail))}; "
+                "choose one with --rail)"
+            )
+            return
+        rec.energy_rail = rail
+        rec.energy_joules = board_rails.total(rail, rec.energy_by_rail)
+
+    def _settle(self) -> str | None:
+        """Wait for a cut-off reply's stream to end before the engine is used again; the error
+        for the next prompt when it does not."""
+        if self._pump is None or self._pump.finished(SETTLE):
+            self._pump = None
+            return None
+        return f"the engine is still busy with the reply cut off before ({SETTLE:g} s later)"
+
+    def release(self) -> bool:
+        """Whether the engine is free to be closed (no cut-off reply still running in it)."""
+        return self._settle() is None
 
     def one(self, prompt: Prompt, repetition: int, warmup: bool, max_tokens: int) -> PromptRecord:
         base: dict[str, Any] = {
@@ -106,45 +149,79 @@ class Session:
             "system": prompt.system,
             "expected": prompt.expected,
         }
-        status, error = "ok", None
-        try:
-            self.backend.prepare()
-        except BackendError as exc:
-            status, error = "error", str(exc)
-        before = None if warmup or status != "ok" else self._energy()
+        status, error = "ok", self._settle()
+        if error is None:
+            try:
+                self.backend.prepare(prompt.text, prompt.system)
+            except BackendError as exc:
+                error = str(exc)
+        if error is not None:
+            status = "error"
+        before = None if warmup or status != "ok" else self.read_exporter()
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
-        stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)
-        try:
-            while status == "ok":
-                try:
-                    piece = next(stream)
-                except StopIteration as done:
-                    stats = done.value
-                    break
-                self._take(timing, piece)
-                if self.stop.is_set():
-                    for held in _stopped(stream):
-                        self._take(timing, held)
-                    status, error = "interrupted", "stopped by signal"
-                    break
-        except BackendError as exc:
-            status, error = "error", str(exc)
-        timing.ended_at = self.clock.now()
-        stream.close()
+        if status == "ok":
+            status, error, stats = self._generate(timing, prompt, max_tokens)
+        else:
+            timing.ended_at = timing.started_at
         rec = measure(
             timing, stats or EngineStats(chunked_output=self.backend.chunked_output), base, status, error
         )
-        after = None if warmup or before is None else self._energy()
-        if before is not None and after is not None:
-            rec.energy_by_rail = window(before, after)
-            rec.energy_rail = board_rail(rec.energy_by_rail)
-            rec.energy_joules = rec.energy_by_rail.get(rec.energy_rail) if rec.energy_rail else None
+        self._energy(rec, before, None if before is None else self.read_exporter())
         return rec
+
+    def _generate(
+        self, timing: Timing, prompt: Prompt, max_tokens: int
+    ) -> tuple[str, str | None, EngineStats | None]:
+        """Stream one reply, bounded by the stop flag and --timeout: (status, error, stats)."""
+        stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)
+        pump = self._pump = Pump(stream)
+        own = OWN_TIMEOUT_GRACE if self.backend.chunked_output else 0.0
+        deadline = time.monotonic() + self.timeout + own
+        cut_at: float | None = None
+        why: str | None = None  # "interrupted" or "timeout" once the reply is being cut
+        stats: EngineStats | None = None
+        failure: BackendError | None = None
+        while True:
+            now = time.monotonic()
+            if cut_at is None and (self.stop.is_set() or now >= deadline):
+                why = "interrupted" if self.stop.is_set() else "timeout"
+                pump.stop()
+                cut_at = now
+            elif cut_at is not None and now - cut_at > GRACE:
+                self.backend.abort()  # it sent nothing since: end it from outside
+                break
+            event = pump.next(WAIT)
+            if event is None:
+                continue
+            kind, value = event
+            if kind == PIECE:
+                self._take(timing, value)
+            elif kind == DONE:
+                stats = value
+                break
+            elif kind == ERROR:
+                failure = value
+                break
+            elif kind == STOPPED:
+                break
+            elif kind == CRASHED:
+                raise value
+        timing.ended_at = self.clock.now()
+        if stats is not None:
+            return "ok", None, stats
+        if why == "interrupted":
+            return "interrupted", "stopped by signal", None
+        if isinstance(failure, EngineMisuse):
+            self.fatal = str(failure)
+        if failure is not None and (why is None or own):
+            return "error", str(failure), None
+        return "error", f"no end of reply within {self.timeout:g} s (--timeout)", None
 
     def _take(self, timing: Timing, piece: str | Piece) -> None:
         if isinstance(piece, Piece):
-            timing.piece(self.clock.at(piece.at), piece.text)
+            if piece.text:
+                timing.piece(self.clock.at(piece.at), piece.text)
         elif piece:
             timing.piece(self.clock.now(), piece)
 
@@ -155,13 +232,16 @@ class Session:
             if self.stop.is_set():
                 return Outcome(records, True, False)
             rec = self.one(prompt, repetition, warmup, max_tokens)
-            self.writer.append(rec.to_json())
+            data = rec.to_json()
+            self.writer.append(data)
             records.append(rec)
             if not warmup:
-                self.pusher.record(rec)
+                self.pusher.record(data)
             self.progress.update(rec)
             if rec.status == "interrupted":
                 return Outcome(records, True, False)
+            if self.fatal:
+                return Outcome(records, False, True)
             failures_in_a_row = failures_in_a_row + 1 if rec.status == "error" else 0
             if failures_in_a_row >= plan.max_failures:
                 self.progress.say(f"stopping: {failures_in_a_row} prompts failed in a row (--max-failures)")

@@ -23,7 +23,6 @@ FLAGS: dict[str, tuple[Any, tuple[str, ...]]] = {  # flag -> (default, the backe
     "preset": (None, BOTH),
     "stats_regex": ([], BOTH),
     "strip_echo": (None, BOTH),
-    "timeout": (600.0, BOTH),
     "port": (None, SERIAL),
     "baud": (115200, SERIAL),
     "end_marker": (None, SERIAL),
@@ -31,6 +30,9 @@ FLAGS: dict[str, tuple[Any, tuple[str, ...]]] = {  # flag -> (default, the backe
     "ready_marker": (None, SERIAL),
 }
 DEFAULT_END_MARKER = "[done]"
+# a serial device may come back under another name after a replug: where it is, not what it measures
+OPERATIONAL = ("port",)
+MEASURED = tuple(k for k in FLAGS if k not in OPERATIONAL)
 
 
 class TextFlagError(ValueError):
@@ -70,7 +72,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="drop the prompt when the engine prints it back first (default: the preset's choice)",
     )
-    g.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="longest reply (default 600)")
     g.add_argument("--port", metavar="DEV", help="serial device, e.g. /dev/ttyUSB0")
     g.add_argument("--baud", type=int, metavar="N", help="serial speed (default 115200)")
     g.add_argument(
@@ -87,9 +88,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ready-marker", metavar="TEXT", help="wait for a line containing TEXT after opening")
 
 
-def saved(args: argparse.Namespace) -> dict[str, Any]:
-    """The flags of this run's text engine, as the meta file keeps them for ``--resume``."""
-    return {k: getattr(args, k) for k, (_, owners) in FLAGS.items() if args.backend in owners}
+def applies(name: str, backend: str) -> bool:
+    """Whether a run option belongs to this backend (options not listed here belong to all)."""
+    return name not in FLAGS or backend in FLAGS[name][1]
 
 
 def check(args: argparse.Namespace) -> None:
@@ -118,6 +119,7 @@ def _text_options(args: argparse.Namespace) -> TextOptions:
         end_on_stats=serial and args.end_marker is None,
         idle_timeout=args.idle_timeout,
         trailer=re.compile(preset.trailer) if preset and preset.trailer else None,
+        misuse=(re.compile(preset.misuse[0], re.M), preset.misuse[1]) if preset and preset.misuse else None,
     )
 
 

@@ -7,6 +7,10 @@ apt_install promtool prometheus
 apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install prometheus-pushgateway prometheus-pushgateway
 venv "[test,runner]"
+# real llama.cpp binaries for the few tests that compare with the engine's own figures: built once
+# (about 8 minutes) into a cache; if they cannot be built here, those tests skip and say why
+if bin=$(bash "$ROOT/scripts/llama_binaries.sh"); then export EDGEMETER_LLAMA_BIN="$bin"; else
+  echo "warning: llama.cpp binaries not built; tests marked llama_binaries will skip" >&2; fi
 cd "$ROOT"
 "$VENV/bin/ruff" check exporter runner tests benchmarks grafana examples
 "$VENV/bin/python" -m pytest "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -61,13 +62,15 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def running(
+    cmd: list[str], port: int, env: dict[str, str] | None = None, timeout: float = 10.0
+) -> Iterator[subprocess.Popen]:
     """Run a server on loopback until the block ends; always stopped, never left behind."""
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )
     try:
-        wait_port(port, proc)
+        wait_port(port, proc, timeout)
         yield proc
     finally:
         proc.terminate()
@@ -141,3 +144,69 @@ def _runner_into_stack(
          "--exporter-url", f"http://127.0.0.1:{ports['EXPORTER_PORT']}"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+PUSHGATEWAY_BIN = shutil.which("prometheus-pushgateway")
+
+
+@contextlib.contextmanager
+def pushgateway(tmp: Path) -> Iterator[str]:
+    """Debian's Pushgateway on a free loopback port with its own persistence file; its URL."""
+    assert PUSHGATEWAY_BIN, "prometheus-pushgateway is not installed (scripts/test.sh installs it)"
+    port = free_port()
+    cmd = [PUSHGATEWAY_BIN, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp / 'pg.db'}"]
+    with running(cmd, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def exporter_on(board: object, *flags: str) -> Iterator[str]:
+    """The real exporter over a fixture board tree on a free loopback port; its URL."""
+    port = free_port()
+    cmd = exporter_cmd(
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--sysfs",
+        str(board.sysfs),
+        "--procfs",
+        str(board.procfs),
+        *flags,  # type: ignore[attr-defined]
+    )
+    with running(cmd, port):
+        time.sleep(0.3)  # let the sampler take a few readings
+        yield f"http://127.0.0.1:{port}"
+
+
+def runner_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "runner", *args]
+
+
+def run_runner(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(runner_cmd(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def interrupt_after(
+    cmd: list[str], results: Path, lines: int, sig: int = 2, timeout: float = 30
+) -> tuple[int, str]:
+    """Start the runner, send ``sig`` once ``lines`` records are on disk; (exit status, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            files = list(results.glob("*.jsonl"))
+            if files and len(files[0].read_text().splitlines()) >= lines:
+                break
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=timeout)
+        return proc.returncode, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -266,7 +266,7 @@ def test_llama_server_backend_uses_the_servers_timings(prompts: Path, tmp_path: 
             "--backend",
             "llama-server",
             "--model",
-            "smollm2",
+            "smollm2-135m",
             "--host",
             server.url,
             "--results",
@@ -279,14 +279,17 @@ def test_llama_server_backend_uses_the_servers_timings(prompts: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     r = records(results)[0]
     assert r["output_tokens"] == 6 and r["input_tokens"] == 9
-    assert r["prefill_seconds"] == pytest.approx(0.0205) and r["decode_seconds"] == pytest.approx(0.06)
-    assert (
-        r["decode_tokens_per_second"] == pytest.approx(100.0) and r["sources"]["decode_seconds"] == "engine"
-    )
+    assert r["prefill_seconds"] == pytest.approx(0.0205) and r["decode_seconds"] == pytest.approx(0.05)
+    # the server's own predicted_per_second: 5 decoded tokens (the first came from prefill) / 50 ms
+    assert r["decode_tokens_per_second"] == pytest.approx(100.0, rel=1e-12)
+    assert r["sources"]["decode_seconds"] == "engine"
     assert r["response"].startswith("Blue light is")
     assert bodies[0]["cache_prompt"] is False and bodies[0]["stream"] is True and bodies[0]["n_predict"] == 6
+    # through the model's chat template, rendered by the server before the prompt's clock
+    assert bodies[0]["prompt"] == "<|im_start|>user\nWhy is the sky blue?<|im_end|>\n<|im_start|>assistant\n"
     m = meta(results)
-    assert m["backend_version"] == "b6000-abcdef0" and m["model"]["name"].endswith("smollm2-135m.gguf")
+    assert m["backend_version"] == "b6000-abcdef0" and m["model"]["name"] == "smollm2-135m.gguf"
+    assert m["model"]["path"] == "/models/smollm2-135m.gguf" and r["model"] == "smollm2-135m.gguf"
 
 
 @pytest.mark.skipif(PUSHGATEWAY is None, reason="Debian prometheus-pushgateway not installed")

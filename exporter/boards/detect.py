@@ -19,6 +19,7 @@ class Board:
     soc: str | None
     kernel: str | None
     default_collectors: dict[str, bool]
+    input_rails: tuple[str, ...] = ()  # candidates in order (exporter/boards/rails.py)
 
 
 def board_from(identity: Identity) -> Board:
@@ -30,6 +31,7 @@ def board_from(identity: Identity) -> Board:
                 family.soc(identity),
                 identity.kernel,
                 dict(family.DEFAULT_COLLECTORS),
+                tuple(family.INPUT_RAILS),
             )
     soc = identity.compatible[-1] if identity.compatible else identity.cpu_model
     return Board("generic", identity.model, soc, identity.kernel, {})

@@ -21,6 +21,10 @@ DEFAULT_COLLECTORS: dict[str, bool] = {
 }
 
 
+# the PMIC's sum of its rails (the exporter's rail="total"): the SoC and memory, not the USB ports
+INPUT_RAILS: tuple[str, ...] = ("total",)
+
+
 def matches(identity: Identity) -> bool:
     model = identity.model or ""
     return model.startswith("Raspberry Pi") or any(c.startswith("raspberrypi,") for c in identity.compatible)

@@ -6,6 +6,8 @@ from exporter.sensors.identity import Identity
 
 FAMILY = "x86"
 DEFAULT_COLLECTORS: dict[str, bool] = {"ina3221": False, "gpu_load": False}
+# RAPL's psys is the whole platform (laptops); packages and DRAM are parts of it, not the board
+INPUT_RAILS: tuple[str, ...] = ("psys",)
 
 
 def matches(identity: Identity) -> bool:

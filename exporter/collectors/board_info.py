@@ -22,4 +22,12 @@ class BoardInfoCollector(Collector):
             labels=["family", "model", "soc", "kernel"],
         )
         info.add_metric([board.family, board.model or "", board.soc or "", board.kernel or ""], 1)
-        return [info]
+        rails = GaugeMetricFamily(
+            "edge_board_input_rail_info",
+            "The board profile's input-rail candidates, always 1: the first (lowest rank) whose rails "
+            "(joined by +) all have edge_energy_joules_total is the board's input; none, no input rail.",
+            labels=["rail", "rank"],
+        )
+        for rank, rail in enumerate(board.input_rails, start=1):
+            rails.add_metric([rail, str(rank)], 1)
+        return [info, rails]

@@ -17,6 +17,11 @@ class BackendError(Exception):
     """The engine failed on this prompt: recorded as that prompt's error, the run goes on."""
 
 
+class EngineMisuse(BackendError):
+    """The engine is not the kind of program the run was set up for (an interactive chat run as
+    a one-shot engine): every prompt would fail alike, so the run stops with one line, exit 2."""
+
+
 class StopRequested(BaseException):
     """Thrown into a backend's stream when the run is stopped: a backend that holds output back
     yields it and re-raises. A BaseException, so a backend's ``except Exception`` never turns a
@@ -43,6 +48,8 @@ class Options:
     seed: int = 42
     ctx: int = 2048
     threads: int | None = None
+    timeout: float = 600.0  # longest one prompt may take, start to end of its reply
+    raw_prompt: bool = False  # send the prompt as it is, not through the model's chat template
 
 
 @dataclass
@@ -79,9 +86,11 @@ class Piece:
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    digest: str | None = None
+    digest: str | None = None  # the engine's own identifier (Ollama's digest)
     size_bytes: int | None = None
     details: dict[str, str] = field(default_factory=dict)
+    path: str | None = None  # the model file, where the engine reads one (GGUF)
+    sha256: str | None = None  # of that file
 
 
 class Backend(ABC):
@@ -104,9 +113,9 @@ class Backend(ABC):
     ) -> Generator[str | Piece, None, EngineStats]:
         """Generate, yielding text pieces; returns the engine's figures. Raises BackendError."""
 
-    def prepare(self) -> None:  # noqa: B027 - optional hook
-        """Get ready for the next prompt before its clock starts (reopen a lost device). Raises
-        BackendError: that prompt fails."""
+    def prepare(self, prompt: str, system: str | None) -> None:  # noqa: B027 - optional hook
+        """Get ready for the next prompt before its clock starts (reopen a lost device, wait for
+        a restarted server, render the prompt). Raises BackendError: that prompt fails."""
 
     @property
     def label(self) -> str:
@@ -118,6 +127,10 @@ class Backend(ABC):
 
     def version(self) -> str | None:
         return None
+
+    def abort(self) -> None:  # noqa: B027 - optional hook
+        """End the reply in flight from another thread (a server that sends nothing): the
+        stream then raises. Called when a stop or ``--timeout`` cannot wait for the next piece."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine (free the model)."""

@@ -32,6 +32,7 @@ from typing import IO, Any
 from runner.backends.base import (
     Backend,
     BackendError,
+    EngineMisuse,
     EngineStats,
     ModelInfo,
     Options,
@@ -40,6 +41,7 @@ from runner.backends.base import (
     plain_prompt,
 )
 from runner.backends.text_output import OutputParser, TextOptions, deliver
+from runner.digest import cached_sha256
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
@@ -169,6 +171,9 @@ class CommandBackend(Backend):
                 raise BackendError(self._timeout_text()) from None
         finally:
             _end(proc)
+        advice = self.text.misused(parser)
+        if advice is not None:
+            raise EngineMisuse(advice)
         if code != 0:
             last = parser.side_lines[-1] if parser.side_lines else "no message on stderr"
             raise BackendError(f"{Path(argv[0]).name} {_exit_text(code)}: {last}")
@@ -231,4 +236,6 @@ class CommandBackend(Backend):
         path = Path(self.model) if self.model else None
         size = path.stat().st_size if path is not None and path.is_file() else None
         details: dict[str, Any] = {"command": shlex.join(self.argv)}
-        return ModelInfo(self.label, None, size, details)
+        if size is None or path is None:
+            return ModelInfo(self.label, None, size, details)
+        return ModelInfo(self.label, None, size, details, str(path.resolve()), cached_sha256(path))

@@ -1,8 +1,17 @@
 """A running llama.cpp server (``llama-server``) over HTTP: streaming ``/completion``.
 
-The server's final event carries ``timings`` (prompt_n, prompt_ms, predicted_n, predicted_ms):
-those are the engine's figures. ``cache_prompt`` is off so every prompt's prefill is measured
-in full, as in the other backends.
+- The prompt goes through the model's own chat template, as the in-process backend does: the
+  server renders it (``/apply-template``), so the same model and prompt give the same input
+  tokens in both. ``--raw-prompt`` sends the prompt as it is.
+- The server's final event carries ``timings``: those are the engine's figures. Its
+  ``predicted_per_second`` counts ``predicted_n - 1`` tokens over ``predicted_ms`` (the first
+  token comes out of prefill), and so does our decode rate; a one-token reply has no decode
+  phase (the server clamps its time to 1 µs): no rate at all.
+- ``cache_prompt`` is off so every prompt's prefill is measured in full.
+- The model is the one the server serves (``/props``): records, labels and meta name it, and a
+  ``--model`` that names another is refused.
+- A server that restarts between prompts (a crash, a redeploy) is waited for on ``/health``, for a
+  bounded time, before the next prompt is counted as failed; it must still serve the same model.
 """
 
 from __future__ import annotations
@@ -10,9 +19,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Generator
+from pathlib import Path, PurePosixPath
 from typing import Any
-
-import requests
 
 from runner.backends.base import (
     Backend,
@@ -20,10 +28,21 @@ from runner.backends.base import (
     BackendUnavailable,
     EngineStats,
     ModelInfo,
+    ModelMissing,
     plain_prompt,
 )
+from runner.backends.http_stream import HttpEngine, HttpFault
+from runner.digest import cached_sha256
 
-CONNECT_TIMEOUT = 5.0
+LOAD_WAIT = 600.0  # a large model on a small board loads for minutes
+RESTART_WAIT = 60.0  # a server gone between prompts: this long for it to come back
+POLL = 0.2
+
+
+def _names(path: str) -> set[str]:
+    """The ways a user may name a served GGUF: its path, file name, or file name without .gguf."""
+    name = PurePosixPath(path).name
+    return {path, name, name.removesuffix(".gguf")}
 
 
 class LlamaServerBackend(Backend):
@@ -31,34 +50,98 @@ class LlamaServerBackend(Backend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.base = self.host.rstrip("/")
-        self.session = requests.Session()
+        self.http = HttpEngine(self.host)
         self._props: dict[str, Any] = {}
+        self._template = not self.options.raw_prompt
+        self._rendered: tuple[str, str | None, str] | None = None
+
+    def _wait_healthy(self, limit: float) -> float:
+        """Poll /health until 200 (503 while loading); the seconds waited. BackendUnavailable
+        when it cannot be reached or does not come up within ``limit``."""
+        start = time.monotonic()
+        while True:
+            try:
+                self.http.request("GET", "/health")
+                return time.monotonic() - start
+            except HttpFault as exc:
+                if exc.status not in (None, 503):
+                    raise BackendUnavailable(
+                        f"llama-server at {self.host} answered {exc.status} on /health"
+                    ) from exc
+                if time.monotonic() - start > limit:
+                    why = "still loading" if exc.status == 503 else str(exc)
+                    raise BackendUnavailable(
+                        f"llama-server at {self.host} not ready after {limit:g} s ({why})"
+                    ) from exc
+            time.sleep(POLL)
+
+    def _served(self) -> str:
+        try:
+            props = self.http.request("GET", "/props")
+        except HttpFault as exc:
+            raise BackendUnavailable(f"llama-server at {self.host}: /props failed ({exc})") from exc
+        self._props = props if isinstance(props, dict) else {}
+        return str(self._props.get("model_path") or "")
 
     def start(self) -> float:
-        start = time.perf_counter()
-        deadline = start + 600
-        while True:  # the server answers 503 while it loads the model: that wait is the load time
-            try:
-                r = self.session.get(f"{self.base}/health", timeout=CONNECT_TIMEOUT)
-            except requests.RequestException as exc:
-                raise BackendUnavailable(
-                    f"cannot reach llama-server at {self.base} ({exc.__class__.__name__})"
-                ) from exc
-            if r.status_code == 200:
-                break
-            if r.status_code != 503 or time.perf_counter() > deadline:
-                raise BackendUnavailable(f"llama-server at {self.base} answered {r.status_code} on /health")
-            time.sleep(0.2)
-        waited = time.perf_counter() - start
         try:
-            self._props = self.session.get(f"{self.base}/props", timeout=CONNECT_TIMEOUT).json()
-        except (requests.RequestException, ValueError):
-            self._props = {}
+            self.http.request("GET", "/health")
+        except HttpFault as exc:
+            if exc.status is None:
+                raise BackendUnavailable(f"cannot reach llama-server at {self.host}: {exc}") from exc
+        waited = self._wait_healthy(LOAD_WAIT)  # the wait while the server loads is the load time
+        served = self._served()
+        alias = str(self._props.get("model_alias") or "")
+        if self.model and served and self.model not in _names(served) | {alias}:
+            mine = Path(self.model).expanduser()
+            if not (mine.exists() and Path(served).exists() and mine.resolve() == Path(served).resolve()):
+                raise ModelMissing(f"--model {self.model}: the llama-server at {self.host} serves {served}")
         return waited
 
+    def prepare(self, prompt: str, system: str | None) -> None:
+        """Before each prompt's clock: a server that went away is waited for (and must come back
+        with the same model), and the prompt is rendered through the chat template, so neither
+        counts in the prompt's time to first token."""
+        self._rendered = None
+        self._healthy()
+        self._rendered = (prompt, system, self._prompt(prompt, system))
+
+    def _healthy(self) -> None:
+        try:
+            self.http.request("GET", "/health")
+            return
+        except HttpFault as exc:
+            if exc.status not in (None, 503):
+                raise BackendError(f"llama-server answered {exc.status} on /health") from exc
+        before = self._props.get("model_path")
+        try:
+            self._wait_healthy(RESTART_WAIT)
+            served = self._served()
+        except BackendUnavailable as exc:
+            raise BackendError(str(exc)) from exc
+        if before and served != before:
+            raise BackendError(f"llama-server came back serving {served}, not {before}")
+
+    def _prompt(self, prompt: str, system: str | None) -> str:
+        if not self._template:
+            return plain_prompt(prompt, system)
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        try:
+            rendered = self.http.request("POST", "/apply-template", {"messages": messages})
+        except HttpFault as exc:
+            raise BackendError(
+                f"llama-server could not apply the chat template ({exc}); "
+                "--raw-prompt sends prompts as they are"
+            ) from exc
+        if not isinstance(rendered, dict) or not isinstance(rendered.get("prompt"), str):
+            raise BackendError("llama-server's /apply-template answer has no prompt")
+        return rendered["prompt"]
+
     def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
-        text = plain_prompt(prompt, system)
+        rendered = self._rendered
+        text = rendered[2] if rendered and rendered[:2] == (prompt, system) else self._prompt(prompt, system)
         body = {
             "prompt": text,
             "n_predict": max_tokens,
@@ -69,37 +152,63 @@ class LlamaServerBackend(Backend):
         }
         final: dict[str, Any] | None = None
         try:
-            with self.session.post(
-                f"{self.base}/completion", json=body, stream=True, timeout=(CONNECT_TIMEOUT, 600)
-            ) as r:
-                if r.status_code != 200:
-                    raise BackendError(f"llama-server {r.status_code}: {r.text[:200]}")
-                for line in r.iter_lines():
-                    if not line.startswith(b"data: "):
-                        continue
-                    event = json.loads(line[6:])
-                    if event.get("content"):
-                        yield event["content"]
-                    if event.get("stop"):
-                        final = event
-        except requests.RequestException as exc:
-            raise BackendError(f"llama-server connection lost: {exc.__class__.__name__}") from exc
+            for line in self.http.stream_lines("/completion", body, self.options.timeout):
+                if not line.startswith(b"data: "):
+                    continue
+                event = json.loads(line[6:])
+                if not isinstance(event, dict):
+                    raise BackendError("llama-server sent an event that is not a JSON object")
+                if event.get("error"):
+                    raise BackendError(f"llama-server: {event['error']}")
+                if event.get("content"):
+                    yield event["content"]
+                if event.get("stop"):
+                    final = event
+        except HttpFault as exc:
+            if exc.status is not None:
+                raise BackendError(f"llama-server {exc.status}: {exc.body[:200]}") from exc
+            raise BackendError(f"llama-server connection lost: {exc}") from exc
         except ValueError as exc:
             raise BackendError(f"llama-server sent a malformed event: {exc}") from exc
         if final is None:
-            raise BackendError("llama-server stream ended without its final event")
-        t = final.get("timings") or {}
-        return EngineStats(
-            input_tokens=t.get("prompt_n", final.get("tokens_evaluated")),
-            output_tokens=t.get("predicted_n", final.get("tokens_predicted")),
-            prefill_seconds=t["prompt_ms"] / 1000 if "prompt_ms" in t else None,
-            decode_seconds=t["predicted_ms"] / 1000 if "predicted_ms" in t else None,
-        )
+            raise BackendError("llama-server reply cut short: the stream ended without its final event")
+        return _stats(final)
+
+    def abort(self) -> None:
+        self.http.abort()
+
+    @property
+    def label(self) -> str:
+        served = self._props.get("model_path")
+        return PurePosixPath(str(served)).name if served else (self.model or "llama-server")
 
     def info(self) -> ModelInfo:
-        path = self._props.get("model_path") or self.model
-        return ModelInfo(str(path))
+        served = self._props.get("model_path")
+        if not served:
+            return ModelInfo(self.label)
+        path = Path(str(served))
+        local = path.is_file()  # a server on this machine: its file can be hashed
+        size = path.stat().st_size if local else None
+        details = {"model_alias": str(self._props["model_alias"])} if self._props.get("model_alias") else {}
+        return ModelInfo(self.label, None, size, details, str(served), cached_sha256(path) if local else None)
 
     def version(self) -> str | None:
         build = self._props.get("build_info")
         return str(build) if build else None
+
+
+def _stats(final: dict[str, Any]) -> EngineStats:
+    """The engine's figures from the final event: decode covers the tokens after the first."""
+    t = final.get("timings") or {}
+    predicted = t.get("predicted_n", final.get("tokens_predicted"))
+    decoded = max(predicted - 1, 0) if isinstance(predicted, int) else None
+    decode_ms = t.get("predicted_ms")
+    return EngineStats(
+        input_tokens=t.get("prompt_n", final.get("tokens_evaluated")),
+        output_tokens=predicted,
+        prefill_seconds=t["prompt_ms"] / 1000 if "prompt_ms" in t else None,
+        # one token: no decode phase (the server's figure is its 1 µs clamp)
+        decode_seconds=(decode_ms / 1000 if decoded else 0.0) if decode_ms is not None else None,
+        decode_tokens=decoded,
+        extra={k: v for k, v in t.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+    )

@@ -26,6 +26,7 @@ from runner.backends.base import (
     ModelMissing,
     plain_prompt,
 )
+from runner.digest import cached_sha256
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -154,7 +155,8 @@ class LlamaCppBackend(Backend):
             for k in ("general.name", "general.architecture", "general.file_type")
             if k in meta
         }
-        return ModelInfo(path.name, None, path.stat().st_size if path.is_file() else None, details)
+        size = path.stat().st_size if path.is_file() else None
+        return ModelInfo(path.name, None, size, details, str(path.resolve()), cached_sha256(path))
 
     def version(self) -> str | None:
         try:

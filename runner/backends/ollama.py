@@ -1,16 +1,16 @@
-"""Ollama through the official ``ollama`` client: streaming ``/api/generate``.
+"""Ollama over its documented HTTP API: streaming ``/api/generate``.
 
 Token counts and durations come from Ollama's final chunk (``prompt_eval_count``,
 ``eval_count``, ``*_duration`` in ns). Ollama has no time-to-first-token field: the runner
 measures it. When the prompt was cached Ollama omits ``prompt_eval_count``: recorded as
-``cached_prompt``, input tokens unknown (never a silent 0).
+``cached_prompt``, input tokens unknown (never a silent 0). The API is spoken directly (see
+``http_stream``) so a stop or ``--timeout`` can end a reply that sends nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Generator
 from typing import Any
 
@@ -22,12 +22,23 @@ from runner.backends.base import (
     ModelInfo,
     ModelMissing,
 )
+from runner.backends.http_stream import HttpEngine, HttpFault
 
 NS = 1e9
+KEEP_ALIVE = "30m"
 
 
 def _seconds(ns: Any) -> float | None:
-    return ns / NS if isinstance(ns, (int, float)) else None
+    return ns / NS if isinstance(ns, (int, float)) and not isinstance(ns, bool) else None
+
+
+def _error(fault: HttpFault) -> str:
+    """Ollama's own error text (``{"error": "..."}``) where it sent one."""
+    try:
+        detail = json.loads(fault.body).get("error")
+    except (ValueError, AttributeError):
+        detail = None
+    return f"{fault.status}: {detail}" if detail else str(fault)
 
 
 class OllamaBackend(Backend):
@@ -35,10 +46,7 @@ class OllamaBackend(Backend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        import ollama  # imported here: the other backends do not need it
-
-        self._ollama = ollama
-        self.client = ollama.Client(host=self.host, timeout=600)
+        self.http = HttpEngine(self.host)
         self._info = ModelInfo(self.model)
 
     def _options(self, max_tokens: int) -> dict[str, Any]:
@@ -47,71 +55,87 @@ class OllamaBackend(Backend):
 
     def start(self) -> float:
         try:
-            listed = self.client.list()
-        except self._ollama.ResponseError as exc:
-            raise BackendUnavailable(
-                f"Ollama at {self.host} answered {exc.status_code}: {exc.error}"
-            ) from exc
-        except Exception as exc:  # httpx connection errors, wrapped differently across versions
-            raise BackendUnavailable(
-                f"cannot reach Ollama at {self.host} ({exc.__class__.__name__})"
-            ) from exc
-        models = {m.model: m for m in listed.models}
+            listed = self.http.request("GET", "/api/tags") or {}
+        except HttpFault as exc:
+            if exc.status is not None:
+                raise BackendUnavailable(f"Ollama at {self.host} answered {_error(exc)}") from exc
+            raise BackendUnavailable(f"cannot reach Ollama at {self.host}: {exc}") from exc
+        models = {
+            m.get("model") or m.get("name"): m for m in listed.get("models") or [] if isinstance(m, dict)
+        }
         match = models.get(self.model) or models.get(f"{self.model}:latest")
         if match is None:
             raise ModelMissing(
                 f"model {self.model!r} is not on the Ollama at {self.host}: run `ollama pull {self.model}`"
             )
-        details = match.details.model_dump(exclude_none=True) if match.details else {}
-        self._info = ModelInfo(self.model, match.digest, match.size, {k: str(v) for k, v in details.items()})
+        details = {k: str(v) for k, v in (match.get("details") or {}).items() if v is not None}
+        self._info = ModelInfo(self.model, match.get("digest"), match.get("size"), details)
         start = time.perf_counter()
         try:  # an empty prompt loads the model and generates nothing (Ollama's documented way)
-            loaded = self.client.generate(model=self.model, prompt="", keep_alive="30m")
-        except self._ollama.ResponseError as exc:
-            raise BackendUnavailable(f"Ollama could not load {self.model}: {exc.error}") from exc
-        reported = _seconds(getattr(loaded, "load_duration", None))
+            loaded = self.http.request(
+                "POST",
+                "/api/generate",
+                {"model": self.model, "prompt": "", "stream": False, "keep_alive": KEEP_ALIVE},
+                timeout=self.options.timeout,
+            )
+        except HttpFault as exc:
+            raise BackendUnavailable(f"Ollama could not load {self.model}: {_error(exc)}") from exc
+        reported = _seconds((loaded or {}).get("load_duration"))
         return reported if reported is not None else time.perf_counter() - start
 
     def stream(self, prompt: str, system: str | None, max_tokens: int) -> Generator[str, None, EngineStats]:
+        body = {
+            "model": self.model,
+            "prompt": prompt,
+            "stream": True,
+            "options": self._options(max_tokens),
+            "keep_alive": KEEP_ALIVE,
+        }
+        if system:
+            body["system"] = system
+        final: dict[str, Any] | None = None
         try:
-            chunks = self.client.generate(
-                model=self.model,
-                prompt=prompt,
-                system=system,
-                stream=True,
-                options=self._options(max_tokens),
-                keep_alive="30m",
-            )
-            final = None
-            for chunk in chunks:
-                if chunk.response:
-                    yield chunk.response
-                if chunk.done:
+            for line in self.http.stream_lines("/api/generate", body, self.options.timeout):
+                chunk = json.loads(line)
+                if not isinstance(chunk, dict):
+                    raise BackendError("Ollama sent a chunk that is not a JSON object")
+                if chunk.get("error"):
+                    raise BackendError(f"Ollama: {chunk['error']}")
+                if chunk.get("response"):
+                    yield chunk["response"]
+                if chunk.get("done"):
                     final = chunk
-        except self._ollama.ResponseError as exc:
-            raise BackendError(f"Ollama {exc.status_code}: {exc.error}") from exc
-        except (ConnectionError, OSError) as exc:
+        except HttpFault as exc:
+            if exc.status is not None:
+                raise BackendError(f"Ollama {_error(exc)}") from exc
             raise BackendError(f"Ollama connection lost: {exc}") from exc
-        except Exception as exc:  # httpx transport errors mid-stream
-            raise BackendError(f"Ollama stream failed: {exc.__class__.__name__}: {exc}") from exc
+        except ValueError as exc:
+            raise BackendError(f"Ollama sent a malformed chunk: {exc}") from exc
         if final is None:
-            raise BackendError("Ollama stream ended without its final 'done' chunk")
+            raise BackendError("Ollama reply cut short: the stream ended without its final 'done' chunk")
         return EngineStats(
-            input_tokens=final.prompt_eval_count,
-            output_tokens=final.eval_count,
-            prefill_seconds=_seconds(final.prompt_eval_duration),
-            decode_seconds=_seconds(final.eval_duration),
-            load_seconds=_seconds(final.load_duration),
-            cached_prompt=final.prompt_eval_count is None,
-            extra={"total_seconds": _seconds(final.total_duration) or 0.0},
+            input_tokens=final.get("prompt_eval_count"),
+            output_tokens=final.get("eval_count"),
+            prefill_seconds=_seconds(final.get("prompt_eval_duration")),
+            decode_seconds=_seconds(final.get("eval_duration")),
+            load_seconds=_seconds(final.get("load_duration")),
+            cached_prompt=final.get("prompt_eval_count") is None,
+            extra={
+                k: v
+                for k, v in final.items()
+                if k.endswith(("_count", "_duration")) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            },
         )
+
+    def abort(self) -> None:
+        self.http.abort()
 
     def info(self) -> ModelInfo:
         return self._info
 
     def version(self) -> str | None:
         try:
-            with urllib.request.urlopen(f"{self.host.rstrip('/')}/api/version", timeout=5) as r:
-                return str(json.load(r).get("version"))
-        except (OSError, ValueError):
+            answer = self.http.request("GET", "/api/version")
+        except HttpFault:
             return None
+        return str(answer.get("version")) if isinstance(answer, dict) and answer.get("version") else None

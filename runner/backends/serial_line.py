@@ -107,7 +107,7 @@ class SerialBackend(Backend):
             raise BackendUnavailable(str(exc)) from exc
         return time.monotonic() - start
 
-    def prepare(self) -> None:
+    def prepare(self, prompt: str, system: str | None) -> None:
         """Before the prompt's clock starts: reopen a port a lost device closed, and let a reply
         cut off by --timeout run out, so that its tail is never read as the next reply."""
         import serial

@@ -55,7 +55,14 @@ class Preset:
     strip_echo: bool
     help: str
     trailer: str | None = None  # text the engine appends to a reply, taken out of the response
+    # output that shows the template runs another program than the preset is for, and what to use
+    misuse: tuple[str, str] | None = None
 
+
+LLAMA_COMPLETION = (
+    "llama-completion -m {model} -p {prompt} -n {max_tokens} --seed {seed} --temp {temperature} "
+    "-no-cnv --no-escape"
+)
 
 PRESETS = {
     # llama2.c prints the prompt, the story, then on stderr: achieved tok/s: 52.100000. Its rate
@@ -80,6 +87,13 @@ PRESETS = {
         strip_echo=True,
         help="llama.cpp's llama-cli/llama-completion: llama_perf timings on stderr; the prompt is echoed",
         trailer=r" ?\[end of text\]\s*$",
+        # current llama.cpp's llama-cli is an interactive chat: a banner and its commands, or a
+        # refusal of -no-cnv; its one-shot engine is llama-completion
+        misuse=(
+            r"^available commands:|/exit or Ctrl\+C|invalid argument: -no-cnv",
+            "this llama-cli is llama.cpp's interactive chat, not a one-shot engine: use llama-completion, "
+            f"--command '{LLAMA_COMPLETION}'",
+        ),
     ),
 }
 
@@ -131,6 +145,15 @@ class TextOptions:
     end_on_stats: bool = False  # serial: a statistics line ends the reply too
     idle_timeout: float = 10.0  # serial: silence after output that ends the reply
     trailer: re.Pattern[str] | None = None  # the preset's reply trailer
+    misuse: tuple[re.Pattern[str], str] | None = None  # the preset's wrong-engine sign and advice
+
+    def misused(self, parser: OutputParser) -> str | None:
+        """The advice, when the output shows the template runs the wrong program for the preset."""
+        if self.misuse is None:
+            return None
+        sign, advice = self.misuse
+        lines = [*parser.text().splitlines(), *parser.side_lines]
+        return advice if any(sign.search(line) for line in lines) else None
 
     def parser(self, prompt: str) -> OutputParser:
         """A parser for one reply to ``prompt``."""
@@ -223,7 +246,9 @@ class OutputParser:
 
         output, source = count("output_tokens"), None
         runs = count("decode_tokens")
-        if output is None and runs is not None:
+        if output is None and runs is not None and not self.text().strip():
+            output, runs, source = 0, 0, "engine_decoded"  # llama.cpp never prints fewer than 1 run
+        elif output is None and runs is not None:
             cut = runs + 1 == max_tokens and not self.trailer_seen  # the trailer: it ended on its own
             output, source = (runs + 1 if cut else runs), "engine_decoded"
         return EngineStats(
@@ -232,7 +257,7 @@ class OutputParser:
             output_tokens_source=source,
             prefill_seconds=seconds("prefill"),
             decode_seconds=seconds("decode"),
-            decode_tokens=count("decode_tokens"),
+            decode_tokens=runs,
             load_seconds=seconds("load"),
             tokens_per_second=v.get("tokens_per_second"),
             chunked_output=True,

@@ -1,0 +1,115 @@
+"""The runner's reads of the edgemeter exporter: energy counters at a prompt's edges, and the
+board the exporter measures (its ``edge_board_info`` and input-rail candidates).
+
+The exporter serves energy up to the instant of the request (its sampler carries the latest
+power reading forward), so the difference of two reads is the window's energy whatever the
+Prometheus scrape interval. Rails are keyed ``<rail>`` (``<source>:<rail>`` when two sources
+share a rail name).
+
+Every fault of the world (refused, timed out, a body cut short, a page that is not metrics, a
+TLS or auth failure) is an :class:`ExporterError` with one line: the caller leaves that energy
+empty and goes on. The URL may carry basic-auth credentials (``https://user:pass@host:port``),
+as the exporter's ``--web-config`` may ask for them.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.boards import rails as board_rails
+
+TIMEOUT = 2.0
+
+
+class ExporterError(Exception):
+    """The exporter could not be read: one line naming the URL and why."""
+
+
+@dataclass(frozen=True)
+class ExporterPage:
+    energy: dict[str, float] = field(default_factory=dict)  # rail key -> joules
+    board: dict[str, str] | None = None  # edge_board_info's labels
+    input_rail_candidates: tuple[str, ...] = ()
+
+    def input_rail(self) -> str | None:
+        """The board's input rail among those this page has energy for (None: the board has none)."""
+        return board_rails.pick(self.input_rail_candidates, self.energy)
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without ``user:pass@`` and the Authorization header those credentials make."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return bare, "Basic " + base64.b64encode(secret).decode()
+
+
+def parse_page(text: str) -> ExporterPage:
+    """Energy counters, board identity and input-rail candidates of an exposition."""
+    found: dict[tuple[str, str], float] = {}
+    board: dict[str, str] | None = None
+    ranked: list[tuple[int, str]] = []
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "edge_energy_joules_total":
+                found[(s.labels.get("source", ""), s.labels.get("rail", ""))] = s.value
+            elif s.name == "edge_board_info":
+                board = dict(s.labels)
+            elif s.name == "edge_board_input_rail_info" and s.labels.get("rank", "").isdigit():
+                ranked.append((int(s.labels["rank"]), s.labels.get("rail", "")))
+    names = [rail for _, rail in found]
+    energy = {
+        (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
+    }
+    return ExporterPage(energy, board, tuple(rail for _, rail in sorted(ranked)))
+
+
+class ExporterClient:
+    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
+        self.url, self._auth = _split_credentials(url)
+        self.timeout = timeout
+
+    def read(self) -> ExporterPage:
+        request = urllib.request.Request(
+            self.url, headers={"Authorization": self._auth} if self._auth else {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as r:
+                text = r.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            raise ExporterError(f"exporter {self.url} answered {exc.code} {exc.reason}") from exc
+        except urllib.error.URLError as exc:
+            raise ExporterError(f"exporter {self.url}: {exc.reason}") from exc
+        except http.client.IncompleteRead as exc:
+            raise ExporterError(f"exporter {self.url}: the page was cut short") from exc
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
+        try:
+            page = parse_page(text)
+        except Exception as exc:  # the parser raises several kinds on pages that are not metrics
+            raise ExporterError(
+                f"exporter {self.url}: not a metrics page ({exc.__class__.__name__})"
+            ) from exc
+        if page.board is None and not page.energy:
+            raise ExporterError(f"exporter {self.url}: not an edgemeter exporter (no edge_board_info)")
+        return page
+
+
+def window(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Energy per rail between two reads (a rail that restarted its counter is left out)."""
+    return {
+        rail: after[rail] - before[rail] for rail in before if rail in after and after[rail] >= before[rail]
+    }
