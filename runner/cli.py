@@ -245,7 +245,22 @@ def _configure_logging() -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # until the run's own handler is in place: ends a model load
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The runner; a signal before the first prompt (a model still loading) exits 130 quietly."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("runner: interrupted before the first prompt: nothing was measured", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["export"], ["report"]):
@@ -338,6 +353,12 @@ def _run(
     progress: Progress,
 ) -> int:
     stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()  # a second signal only sets it again: the prompt in flight ends within a second
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     pusher = Pusher(None if args.no_push else _url(args.pushgateway), run_id)
     exporter = _exporter(args)
     session = Session(backend, run_id, writer, pusher, progress, exporter, stop, args.timeout, args.rail)
@@ -360,7 +381,7 @@ def _measure(
     progress: Progress,
     session: Session,
 ) -> int:
-    pusher, stop = session.pusher, session.stop
+    pusher = session.pusher
     page = session.read_exporter()
     _check_rail(args, page)
     meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)
@@ -371,12 +392,6 @@ def _measure(
                 pusher.record(earlier)
     pusher.load.labels(backend.name, backend.label).set(load_seconds)
     pusher.info.labels(backend.name, backend.label, meta["host"], meta["board"].get("model") or "").set(1)
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()  # a second signal only sets it again: the prompt in flight ends within a second
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         outcome = session.run(plan, args.max_tokens)
     except ResultsError as exc:

@@ -17,6 +17,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import delete_from_gateway, push_to_gateway
 
+from runner.backends.base import is_number
+
 log = logging.getLogger(__name__)
 JOB = "edgemeter_runner"
 TIMEOUT = 3.0  # seconds per push: bounded, and off the prompt loop anyway
@@ -108,7 +110,7 @@ class Pusher:
         if rec.get("status") == "ok":
             for name, (field, _) in GAUGES.items():
                 value = rec.get(field)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if is_number(value):
                     self.gauges[name].labels(**labels).set(value)
             tokens = (labels["backend"], labels["model"], labels["prompt_id"])
             if isinstance(rec.get("input_tokens"), int):

@@ -15,6 +15,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from runner import text_cli
 from runner.digest import file_sha256
@@ -136,17 +137,41 @@ def restore(args: argparse.Namespace, given: set[str], meta: dict[str, Any]) -> 
             setattr(args, name, Path(saved[name]) if name == "prompts" else saved[name])
     for name in OPERATIONAL:
         if name not in given and name in saved:
+            if name in URLS and isinstance(saved[name], str) and f":{REDACTED}@" in saved[name]:
+                raise OptionError(
+                    f"--resume {meta.get('run_id')}: the run's {flag(name)} had a password, which the meta "
+                    f"does not keep: give {flag(name)} again"
+                )
             setattr(args, name, saved[name])
 
 
+URLS = ("host", "pushgateway", "exporter_url")
+REDACTED = "REDACTED"
+
+
+def redacted(url: str) -> str:
+    """A URL as the meta may keep it: a password in it is never written to disk."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:{REDACTED}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def recorded(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
-    """The options as the meta keeps them; text-engine flags only for the engine they belong to."""
-    return {
-        name: (str(Path(value).resolve()) if isinstance(value, Path) else value)
-        for name in names
-        if text_cli.applies(name, args.backend)
-        for value in [getattr(args, name)]
-    }
+    """The options as the meta keeps them (paths resolved, passwords left out); text-engine flags
+    only for the engine they belong to."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if not text_cli.applies(name, args.backend):
+            continue
+        value = getattr(args, name)
+        if isinstance(value, Path):
+            value = str(value.resolve())
+        elif name in URLS and isinstance(value, str):
+            value = redacted(value)
+        out[name] = value
+    return out
 
 
 def check_prompts_unchanged(path: Path, meta: dict[str, Any]) -> None:

@@ -87,39 +87,46 @@ class Session:
         # why energy_joules is empty, for the summary (the latest reason; None while it is measured)
         self.energy_note: str | None = None if exporter else "no --exporter-url"
         self._warned: set[str] = set()
+        self._unreadable = False
         self._pump: Pump | None = None
         self.fatal: str | None = None  # an engine every prompt would fail on alike: the run stops
 
-    def _why_no_energy(self, why: str) -> None:
+    def _why_no_energy(self, kind: str, why: str) -> None:
+        """Note why energy is empty; warn once per kind of reason (an exporter that keeps
+        failing, or fails in changing ways, is one warning, not one per prompt)."""
         self.energy_note = why
-        if why not in self._warned:
-            self._warned.add(why)
+        if kind not in self._warned:
+            self._warned.add(kind)
             self.progress.say(f"warning: {why}; energy left empty")
 
     def read_exporter(self) -> ExporterPage | None:
         if self.exporter is None:
             return None
         try:
-            return self.exporter.read()
+            page = self.exporter.read()
         except ExporterError as exc:
-            self._why_no_energy(str(exc))
+            self._unreadable = True
+            self._why_no_energy("unreadable", str(exc))
             return None
+        if self._unreadable:
+            self._unreadable = False
+            self.progress.say(f"exporter {self.exporter.url} answers again: energy measured again")
+        return page
 
     def _energy(self, rec: PromptRecord, before: ExporterPage | None, after: ExporterPage | None) -> None:
         if before is None or after is None:
             return
         rec.energy_by_rail = window(before.energy, after.energy)
         if not rec.energy_by_rail:
-            self._why_no_energy(
-                f"the exporter at {self.exporter.url if self.exporter else ''} has no energy "
-                "counter on this board"
-            )
+            url = self.exporter.url if self.exporter else ""
+            self._why_no_energy("no counter", f"the exporter at {url} has no energy counter on this board")
             return
         rail = self.rail or board_rails.pick(after.input_rail_candidates, rec.energy_by_rail)
         if rail is None:
             self._why_no_energy(
+                "no input rail",
                 f"no input rail on this board (rails: {', '.join(sorted(rec.energy_by_rail))}; "
-                "choose one with --rail)"
+                "choose one with --rail)",
             )
             return
         rec.energy_rail = rail

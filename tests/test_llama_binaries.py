@@ -90,8 +90,9 @@ def test_llama_server_rates_equal_its_own_and_tokens_match_in_process(
 
 
 def test_llama_server_one_token_reply_has_no_decode_rate(server: str, prompts: Path, tmp_path: Path) -> None:
-    done = run_runner("--prompts", str(prompts), "--no-push", "--max-tokens", "1", "--backend", "llama-server",
-                      "--host", server, "--results", str(tmp_path / "r"))  # fmt: skip
+    results = str(tmp_path / "r")
+    done = run_runner("--prompts", str(prompts), "--no-push", "--max-tokens", "1",
+                      "--backend", "llama-server", "--host", server, "--results", results)  # fmt: skip
     assert done.returncode == 0, done.stderr
     for r in _records(tmp_path / "r"):
         assert r["output_tokens"] == 1 and r["engine_figures"]["predicted_per_second"] == 0

@@ -60,7 +60,7 @@ def interrupted(tmp_path: Path):
 
 
 def test_resume_restores_every_option_and_completes_the_run(interrupted) -> None:
-    results, run_id, ollama, pg, exporter = interrupted
+    results, run_id, ollama, pg, _ = interrupted
     first = _meta(results)
     sent_before = len([r for r in ollama.requests if r["path"] == "/api/generate" and r.get("prompt")])
     done = run_runner("--resume", run_id, "--results", str(results), "--max-failures", "5")

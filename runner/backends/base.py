@@ -36,6 +36,11 @@ class ModelMissing(Exception):
     """The model is not there (an Ollama model not pulled, a GGUF path that does not exist): exit 2."""
 
 
+def is_number(value: object) -> bool:
+    """A figure an engine or a record gives as a number (JSON's true/false are not figures)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def plain_prompt(prompt: str, system: str | None) -> str:
     """A system prompt and a prompt as one text, for engines that take no chat roles."""
     return f"{system}\n\n{prompt}" if system else prompt

@@ -29,6 +29,7 @@ from runner.backends.base import (
     EngineStats,
     ModelInfo,
     ModelMissing,
+    is_number,
     plain_prompt,
 )
 from runner.backends.http_stream import HttpEngine, HttpFault
@@ -210,5 +211,5 @@ def _stats(final: dict[str, Any]) -> EngineStats:
         # one token: no decode phase (the server's figure is its 1 µs clamp)
         decode_seconds=(decode_ms / 1000 if decoded else 0.0) if decode_ms is not None else None,
         decode_tokens=decoded,
-        extra={k: v for k, v in t.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        extra={k: v for k, v in t.items() if is_number(v)},
     )

@@ -21,6 +21,7 @@ from runner.backends.base import (
     EngineStats,
     ModelInfo,
     ModelMissing,
+    is_number,
 )
 from runner.backends.http_stream import HttpEngine, HttpFault
 
@@ -29,7 +30,7 @@ KEEP_ALIVE = "30m"
 
 
 def _seconds(ns: Any) -> float | None:
-    return ns / NS if isinstance(ns, (int, float)) and not isinstance(ns, bool) else None
+    return ns / NS if is_number(ns) else None
 
 
 def _error(fault: HttpFault) -> str:
@@ -120,11 +121,7 @@ class OllamaBackend(Backend):
             decode_seconds=_seconds(final.get("eval_duration")),
             load_seconds=_seconds(final.get("load_duration")),
             cached_prompt=final.get("prompt_eval_count") is None,
-            extra={
-                k: v
-                for k, v in final.items()
-                if k.endswith(("_count", "_duration")) and isinstance(v, (int, float)) and not isinstance(v, bool)
-            },
+            extra={k: v for k, v in final.items() if k.endswith(("_count", "_duration")) and is_number(v)},
         )
 
     def abort(self) -> None:
