@@ -108,6 +108,7 @@ def test_rows_from_the_results_file(stack_run) -> None:
         assert float(r["min_cpu_frequency_hertz"]) > 1e8
         assert r["throttled"] == ""  # a Jetson has no firmware throttling flags: empty, never 0
         assert r["avg_cpu_utilization_ratio"] == ""  # the fixture's CPU counters never move: 0/0
+        assert r["energy_rail"] == "VDD_IN"
 
 
 def test_rows_from_prometheus_alone_interpolate_the_energy_counter(stack_run) -> None:
@@ -116,8 +117,11 @@ def test_rows_from_prometheus_alone_interpolate_the_energy_counter(stack_run) ->
     empty.mkdir()
     done = on_run(stack_run, "export", out, results=empty)
     assert done.returncode == 0, done.stderr
+    assert "warning: no results file" in done.stderr  # why token counts are empty
     got = rows(out)
     assert sorted(r["prompt_id"] for r in got) == ["1", "2", "3"]
+    # the board's input rail from the exporter's profile (edge_board_input_rail_info), as the runner
+    assert {r["energy_rail"] for r in got} == {"VDD_IN"}
     for r in got:
         duration = float(r["duration_seconds"])
         assert duration > 0.5
@@ -244,3 +248,37 @@ def test_raw_samples_at_their_scrape_timestamps(stack_run) -> None:
     assert len(stamps) >= 3 and stamps == sorted(stamps)
     assert all(0.5 < b - a < 1.5 for a, b in itertools.pairwise(stamps))  # 1 s scrapes, as scraped
     assert all(float(r["value"]) == pytest.approx(VDD_IN_WATTS) for r in vdd_in)
+
+
+def test_export_problems_say_why(stack_run, tmp_path: Path) -> None:
+    def one_line(done: subprocess.CompletedProcess, *needles: str) -> None:
+        assert done.returncode == 2, done.stderr
+        line = done.stderr.strip()
+        assert "\n" not in line and "Traceback" not in line and all(n in line for n in needles), line
+
+    prom, results = stack_run["prometheus"], str(stack_run["tmp"] / "results")
+    base = ["export", "--prometheus", prom, "--results", results]
+    # a run id is never PromQL: this one would have matched another run's rows
+    crafted = 'x"}) or edge_llm_prompt_start_timestamp_seconds or vector(1'
+    one_line(run_cli(*base, "--run", crafted, "--out", str(tmp_path / "a.csv")), "not a run id")
+    one_line(run_cli("report", "--prometheus", prom, "--run", crafted, "--out", str(tmp_path / "a.png")),
+             "not a run id")  # fmt: skip
+    one_line(on_run(stack_run, "export", tmp_path / "b.csv", "--instance", "board-7:19477"),
+             "--instance board-7:19477", "instances: 127.0.0.1:")  # fmt: skip
+    one_line(on_run(stack_run, "export", tmp_path / "c.csv", "--rail", "VDD_GPU"),
+             "--rail VDD_GPU", "rails: VDD_CPU_GPU_CV, VDD_IN, VDD_SOC")  # fmt: skip
+    one_line(on_run(stack_run, "export", tmp_path / "d.csv", "--raw", "--metrics", "edge_nope"), "edge_nope")
+    huge = run_cli(
+        *base, "--raw", "--start", "0", "--end", "1e9", "--step", "0.001", "--out", str(tmp_path / "e.csv")
+    )
+    one_line(huge, "rows", "--step")
+    assert not (tmp_path / "e.csv").exists()
+    partly = on_run(
+        stack_run, "export", tmp_path / "f.csv", "--raw", "--metrics", "edge_power_watts,edge_nope"
+    )
+    assert partly.returncode == 0 and "warning: --metrics edge_nope" in partly.stderr
+    summed = on_run(stack_run, "export", tmp_path / "g.csv", "--rail", "VDD_CPU_GPU_CV+VDD_SOC")
+    assert summed.returncode == 0, summed.stderr
+    for r in rows(tmp_path / "g.csv"):
+        assert r["energy_rail"] == "VDD_CPU_GPU_CV+VDD_SOC"
+        assert float(r["avg_power_watts"]) == pytest.approx((5.072 * 0.48 + 5.076 * 0.72), rel=0.05)

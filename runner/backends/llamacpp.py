@@ -129,9 +129,7 @@ class LlamaCppBackend(Backend):
                 if choice["finish_reason"] is not None:
                     continue  # the closing chunk carries no token
                 produced += 1
-                piece = choice["text"]
-                if piece:
-                    yield piece
+                yield choice["text"]  # also "" (a partial character): the run sees a stop at every token
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"llama.cpp: {exc}") from exc
         prefill, decode, decoded = self._perf()

@@ -246,7 +246,7 @@ class OutputParser:
 
         output, source = count("output_tokens"), None
         runs = count("decode_tokens")
-        if output is None and runs is not None and not self.text().strip():
+        if output is None and runs is not None and runs <= 1 and not self.text().strip():
             output, runs, source = 0, 0, "engine_decoded"  # llama.cpp never prints fewer than 1 run
         elif output is None and runs is not None:
             cut = runs + 1 == max_tokens and not self.trailer_seen  # the trailer: it ended on its own
