@@ -1,6 +1,12 @@
 """A backend's stream driven on a thread of its own, so that the run's loop can wait on it with a
-deadline and a stop flag: a server that stops sending mid-reply, or a prefill that takes minutes,
-can then neither outlast ``--timeout`` nor keep a SIGTERM waiting.
+deadline and a stop flag: a server that stops sending mid-reply can then neither outlast
+``--timeout`` nor keep a SIGTERM waiting.
+
+Only backends whose reads block (``Backend.blocks_on_reads``: the HTTP servers) get a thread.
+The others yield at every token or poll (in-process llama.cpp, command and serial engines) and
+are driven in line by :class:`Inline`, the same interface without the thread: on a board whose
+cores llama.cpp keeps busy, a thread woken at every token costs decode speed (7 % measured on 2
+cores, benchmarks/runner_overhead.py).
 
 The thread owns the generator: a stop is handed to it as a flag, and it throws
 :class:`StopRequested` into the stream after the next piece, so a text engine still gives up what
@@ -37,6 +43,40 @@ def _held(stream: Generator[str | Piece, None, EngineStats]) -> Iterator[str | P
         stream.close()
 
 
+class Inline:
+    """The Pump's interface, driving the stream in the caller's thread (for streams that never
+    block for long: they yield at every token, or ``""`` while they poll)."""
+
+    def __init__(self, stream: Generator[str | Piece, None, EngineStats]) -> None:
+        self._stream = stream
+        self._stop = False
+        self._held: list[Event] = []
+
+    def next(self, wait: float) -> Event | None:
+        if self._held:
+            return self._held.pop(0)
+        try:
+            if self._stop:
+                self._held = [(PIECE, _stamped(p)) for p in _held(self._stream)] + [(STOPPED, None)]
+                return self._held.pop(0)
+            return (PIECE, _stamped(next(self._stream)))
+        except StopIteration as done:
+            return (DONE, done.value)
+        except BackendError as exc:
+            return (ERROR, exc)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def finished(self, wait: float) -> bool:
+        self._stream.close()
+        return True
+
+
+def _stamped(piece: str | Piece) -> Piece:
+    return piece if isinstance(piece, Piece) else Piece(piece, time.monotonic())
+
+
 class Pump:
     def __init__(self, stream: Generator[str | Piece, None, EngineStats]) -> None:
         self._stream = stream
@@ -46,9 +86,7 @@ class Pump:
         self.thread.start()
 
     def _put_piece(self, piece: str | Piece) -> None:
-        if not isinstance(piece, Piece):
-            piece = Piece(piece, time.monotonic())
-        self._events.put((PIECE, piece))
+        self._events.put((PIECE, _stamped(piece)))
 
     def _drive(self) -> None:
         stream = self._stream

@@ -18,7 +18,7 @@ from runner.backends.base import Backend, BackendError, EngineMisuse, EngineStat
 from runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from runner.progress import Progress
 from runner.prompts import Prompt
-from runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Pump
+from runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Inline, Pump
 from runner.push import Pusher
 from runner.record import Clock, PromptRecord, Timing, measure
 from runner.results import ResultsWriter
@@ -88,7 +88,7 @@ class Session:
         self.energy_note: str | None = None if exporter else "no --exporter-url"
         self._warned: set[str] = set()
         self._unreadable = False
-        self._pump: Pump | None = None
+        self._pump: Pump | Inline | None = None
         self.fatal: str | None = None  # an engine every prompt would fail on alike: the run stops
 
     def _why_no_energy(self, kind: str, why: str) -> None:
@@ -182,7 +182,7 @@ class Session:
     ) -> tuple[str, str | None, EngineStats | None]:
         """Stream one reply, bounded by the stop flag and --timeout: (status, error, stats)."""
         stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)
-        pump = self._pump = Pump(stream)
+        pump = self._pump = Pump(stream) if self.backend.blocks_on_reads else Inline(stream)
         own = OWN_TIMEOUT_GRACE if self.backend.chunked_output else 0.0
         deadline = time.monotonic() + self.timeout + own
         cut_at: float | None = None

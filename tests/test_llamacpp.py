@@ -81,3 +81,15 @@ def test_command_backend_reads_real_llama_cpp_perf_lines(tmp_path: Path) -> None
         # from the decoded runs (16 tokens cut at --max-tokens: 15 runs)
         assert rec["token_count_source"] == "engine_decoded"
         assert rec["output_tokens"] == 16  # both prompts run to the limit (greedy, checked by hand)
+
+
+def test_timeout_bounds_the_in_process_engine_too(tmp_path: Path) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Write a long story about the sea.\nSay hi.\n")
+    results = tmp_path / "r"
+    done = runner("--prompts", str(prompts), "--results", str(results), "--no-push", "--max-tokens", "2000",
+                  "--ctx", "4096", "--threads", "2", "--timeout", "0.5", "--temperature", "0.8")  # fmt: skip
+    cut, nxt = records(results)
+    assert cut["status"] == "error" and "--timeout" in cut["error"], cut["error"]
+    assert cut["response"] and 0.5 <= cut["request_duration_seconds"] < 1.5  # cut at its deadline, text kept
+    assert nxt["status"] in ("ok", "error") and done.returncode == 1

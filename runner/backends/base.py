@@ -101,6 +101,9 @@ class ModelInfo:
 class Backend(ABC):
     name: str
     chunked_output = False  # see EngineStats.chunked_output: also for a prompt that failed
+    # its stream can block in a read for as long as the engine sends nothing (an HTTP server):
+    # the run then drives it on a thread and ends it with abort(); other streams yield often
+    blocks_on_reads = False
 
     def __init__(self, model: str, host: str, options: Options) -> None:
         self.model = model

@@ -48,6 +48,7 @@ def _names(path: str) -> set[str]:
 
 class LlamaServerBackend(Backend):
     name = "llama-server"
+    blocks_on_reads = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

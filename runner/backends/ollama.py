@@ -44,6 +44,7 @@ def _error(fault: HttpFault) -> str:
 
 class OllamaBackend(Backend):
     name = "ollama"
+    blocks_on_reads = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
