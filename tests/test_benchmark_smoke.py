@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, SHARED
 
 needs_node_exporter = pytest.mark.skipif(
     shutil.which("prometheus-node-exporter") is None, reason="node_exporter not installed"
@@ -33,6 +33,10 @@ def bench(script: str, tmp_path: Path, *args: str) -> tuple[str, Any]:
 
 
 @needs_node_exporter
+@pytest.mark.skipif(
+    not (SHARED / "fixtures" / "node_exporter" / "sys.ttar").is_file(),
+    reason="the scrape benchmark's default tree (node_exporter's fixtures) is not beside this checkout",
+)
 def test_scrape_benchmark_prints_figures_side_by_side(tmp_path: Path) -> None:
     printed, figures = bench("scrape.py", tmp_path, "--scrapes", "20")
     assert "node_exporter" in printed and "median ratio" in printed

@@ -15,9 +15,14 @@ import pytest
 from helpers import SHARED, exporter_cmd, free_port, get, running, samples
 
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
-pytestmark = pytest.mark.skipif(NODE_EXPORTER is None, reason="Debian prometheus-node-exporter not installed")
-
 FIXTURES = SHARED / "fixtures" / "node_exporter"
+pytestmark = [
+    pytest.mark.skipif(NODE_EXPORTER is None, reason="Debian prometheus-node-exporter not installed"),
+    pytest.mark.skipif(
+        not (FIXTURES / "sys.ttar").is_file(),
+        reason=f"node_exporter's real-machine fixtures are not beside this checkout ({FIXTURES})",
+    ),
+]
 NODE_COLLECTORS = [
     "cpu",
     "cpufreq",

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from fake_ollama import FakeOllama
 
+import contract
 from boardtrees import BOARDS
-from helpers import REPO, SHARED, exporter_cmd, free_port, get, running, samples, select
+from helpers import REPO, exporter_cmd, free_port, get, running, samples, select
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
 MODEL = "smollm2:135m"
@@ -236,13 +237,8 @@ def test_pushes_contract_metrics_and_energy_per_prompt(ollama, prompts: Path, tm
     assert rec["energy_joules"] == pytest.approx(6.2992 * rec["request_duration_seconds"], rel=0.5, abs=0.05)
     pushed = select(data, "edge_llm_prompt_energy_joules", run_id=run_id, prompt_id="2", rail="VDD_IN")
     assert list(pushed.values()) == [pytest.approx(rec["energy_joules"])]
-    check = subprocess.run(
-        [sys.executable, str(SHARED / "tools/check_contract.py"), "-", "--runner"],
-        input=page,
-        capture_output=True,
-        text=True,
-    )
-    assert "problem" not in check.stdout, check.stdout
+    assert contract.problems(page, runner=True) == []
+    assert contract.missing(page, runner=True) == []
 
 
 def test_a_dead_pushgateway_never_stops_the_run(ollama, prompts: Path, tmp_path: Path) -> None:
