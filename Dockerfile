@@ -7,6 +7,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
 COPY runner ./runner
+COPY edgemeter ./edgemeter
 RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 EXPOSE 19477
 # Reads the host's /sys and /proc, mounted read-only at /host (docker-compose.yml).

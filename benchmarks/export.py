@@ -90,7 +90,7 @@ def main() -> int:
             # the runner's own peak RSS, reported by the process itself as it exits
             wrapper = (
                 "import resource, runpy, sys\nsys.argv = ['runner'] + sys.argv[1:]\ntry:\n"
-                "    runpy.run_module('runner', run_name='__main__')\n"
+                "    runpy.run_module('edgemeter.runner', run_name='__main__')\n"
                 "except SystemExit as e:\n    code = e.code\n"
                 "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
                 "sys.exit(code)\n"

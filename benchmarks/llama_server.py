@@ -42,8 +42,8 @@ def _runner(tmp: Path, name: str, flags: list[str], tokens: int) -> list[dict]:
     path = tmp / "p.txt"
     path.write_text("".join(p + "\n" for p in PROMPTS))
     results = tmp / name
-    cmd = [sys.executable, "-m", "runner", "--prompts", str(path), "--no-push", "--quiet", "--threads", "2",
-           "--results", str(results), "--max-tokens", str(tokens), *flags]  # fmt: skip
+    cmd = [sys.executable, "-m", "edgemeter.runner", "--prompts", str(path), "--no-push", "--quiet",
+           "--threads", "2", "--results", str(results), "--max-tokens", str(tokens), *flags]  # fmt: skip
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"runner failed: {done.stderr.strip()}")
@@ -61,7 +61,7 @@ def main() -> int:
         raise SystemExit(f"llama.cpp binaries not available: {built.stderr.strip()[-300:]}")
     server_bin = Path(built.stdout.strip()) / "llama-server"
     sys.path.insert(0, str(REPO))
-    from runner.backends.llamacpp import default_model
+    from edgemeter.runner.backends.llamacpp import default_model
 
     model = default_model()
     if model is None:

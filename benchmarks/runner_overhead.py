@@ -28,9 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from runner.backends.base import Options  # noqa: E402
-from runner.backends.llamacpp import LlamaCppBackend, default_model  # noqa: E402
-from runner.prompts import load_prompts  # noqa: E402
+from edgemeter.runner.backends.base import Options  # noqa: E402
+from edgemeter.runner.backends.llamacpp import LlamaCppBackend, default_model  # noqa: E402
+from edgemeter.runner.prompts import load_prompts  # noqa: E402
 
 
 def direct(model: Path, prompts: list, max_tokens: int, threads: int) -> list[float]:
@@ -79,7 +79,7 @@ def through_runner(
         cmd = [
             sys.executable,
             "-m",
-            "runner",
+            "edgemeter.runner",
             "--prompts",
             str(prompts_file),
             "--max-tokens",

@@ -62,7 +62,7 @@ def measure(tree, collector: str, seconds: float, hz: float) -> float:
     cmd = [
         sys.executable,
         "-m",
-        "exporter",
+        "edgemeter.exporter",
         "--listen",
         f"127.0.0.1:{port}",
         *roots,

@@ -34,7 +34,7 @@ def _runner(tmp: Path, prompts: int, tokens: int, flags: list[str]) -> list[dict
     path = tmp / "p.txt"
     path.write_text("".join(f"Once upon a time {i}\n" for i in range(prompts)))
     results = tmp / "r"
-    cmd = [sys.executable, "-m", "runner", "--prompts", str(path), "--no-push", "--quiet",
+    cmd = [sys.executable, "-m", "edgemeter.runner", "--prompts", str(path), "--no-push", "--quiet",
            "--results", str(results), "--max-tokens", str(tokens), *flags]  # fmt: skip
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

@@ -26,7 +26,7 @@ def main() -> int:
 
     from llama_cpp import Llama
 
-    from runner.backends.llamacpp import default_model
+    from edgemeter.runner.backends.llamacpp import default_model
 
     model = args.model or default_model()
     if model is None:

@@ -1,3 +1,3 @@
 """edgemeter's Prometheus exporter: board sensors read at scrape time."""
 
-__version__ = "0.1.0"
+from edgemeter import __getattr__  # noqa: F401 - __version__, looked up on first use (edgemeter/__init__.py)

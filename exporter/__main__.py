@@ -1,5 +1,5 @@
-"""`python -m exporter` runs the same CLI as the `exporter` console script."""
+"""`python -m edgemeter.exporter` runs the same CLI as the `exporter` console script."""
 
-from exporter.cli import main
+from edgemeter.exporter.cli import main
 
 raise SystemExit(main())

@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from prometheus_client import ProcessCollector as SelfProcessCollector
 
-from exporter import __version__
-from exporter.boards.detect import Board, detect
-from exporter.collectors import COLLECTORS
-from exporter.collectors.power_base import PowerCollector
-from exporter.config import Config
-from exporter.integrator import Integrator
-from exporter.registry import build_registry
-from exporter.sensors import vcgencmd
-from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
-from exporter.server import ExporterServer, landing_page
-from exporter.webconfig import WebConfigError, load_web_config
+from edgemeter.exporter import __version__
+from edgemeter.exporter.boards.detect import Board, detect
+from edgemeter.exporter.collectors import COLLECTORS
+from edgemeter.exporter.collectors.power_base import PowerCollector
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.integrator import Integrator
+from edgemeter.exporter.registry import build_registry
+from edgemeter.exporter.sensors import vcgencmd
+from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+from edgemeter.exporter.server import ExporterServer, landing_page
+from edgemeter.exporter.webconfig import WebConfigError, load_web_config
 
 # Outside Prometheus' allocated exporter range (9100-9999) and below Linux's ephemeral ports.
 DEFAULT_PORT = 19477
@@ -40,7 +40,7 @@ DEFAULT_SAMPLE_HZ = 10.0
 MAX_SAMPLE_HZ = 1000.0  # beyond this the sampler would only burn the CPU it is meant to measure
 EXIT_USAGE = 2
 
-log = logging.getLogger("exporter")
+log = logging.getLogger("edgemeter.exporter")
 
 
 class UsageError(Exception):
@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATTERN",
-        help="regular expression matched against process names and command lines; repeatable",
+        help="regular expression matched at the start of a process's name (comm) or of its executable's "
+        "base name (argv[0]), never the rest of its command line: 'llama' matches llama-server, not "
+        "ollama; repeatable",
     )
     p.add_argument("--web-config", metavar="FILE", help="exporter-toolkit web config (TLS, basic auth)")
     p.add_argument(
@@ -211,6 +213,10 @@ def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], I
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["capture"]:
+        from edgemeter.exporter import capture
+
+        return capture.main(argv[1:])
     try:
         _unknown_collector_check(argv)
         args = build_parser().parse_args(argv)
@@ -235,10 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    integrator.start()
-    if integrator.sources:
-        rates = ", ".join(f"{s.name} {1 / integrator.period(s.name):g} Hz" for s in integrator.sources)
-        log.info("power sampler: %s", rates)
+    integrator.start()  # it logs each rail as it first reads it
     server.serve_forever()
     integrator.stop()
     server.server_close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
 
 
 @dataclass(frozen=True)

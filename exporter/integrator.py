@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class SourceStats:
     errors: int = 0
     next_due: float = 0.0
     integrable: bool = True  # the last sample had a rail to integrate (assumed until the first)
+    announced: bool = False  # its rails were logged once
     latest: tuple[float, list[PowerReading]] | None = None  # (when, readings) of the last good sample
 
 
@@ -108,6 +109,11 @@ class Integrator:
         stats.samples += 1
         stats.errors += len(rlog.errors)
         stats.integrable = any(r.integrate and r.watts is not None for r in readings)
+        if stats.integrable and not stats.announced:  # said when found: no sensor, no line
+            stats.announced = True
+            found = sorted({r.rail for r in readings if r.integrate and r.watts is not None})
+            hz = 1 / self.period(source.name)
+            log.info("power sampler: %s at %g Hz: %s", source.name, hz, ", ".join(found))
         if readings:
             stats.latest = (now, readings)
         gap = self.max_gap(source.name)

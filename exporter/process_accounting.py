@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from exporter.sensors.process import ProcessSample
+from edgemeter.exporter.sensors.process import ProcessSample
 
 SHARE_WINDOW = 1.0  # seconds: a reading sooner than this after the last reuses the last ratio
 

@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, NoData
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from exporter import __version__
-from exporter.exposition import CONTENT_TYPE, render
-from exporter.webconfig import WebConfig
+from edgemeter.exporter import __version__
+from edgemeter.exporter.exposition import CONTENT_TYPE, render
+from edgemeter.exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 

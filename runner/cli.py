@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from exporter.boards import rails as board_rails
-from runner import __version__, run_options, text_cli
-from runner import meta as run_meta
-from runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
-from runner.exporter_client import ExporterClient, ExporterPage
-from runner.progress import Progress, summary
-from runner.prompts import PromptFileError, load_prompts
-from runner.push import Pusher
-from runner.results import (
+from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner import __version__, run_options, text_cli
+from edgemeter.runner import meta as run_meta
+from edgemeter.runner.backends import BACKENDS, DEFAULT
+from edgemeter.runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
+from edgemeter.runner.exporter_client import ExporterClient, ExporterPage
+from edgemeter.runner.progress import Progress, summary
+from edgemeter.runner.prompts import PromptFileError, load_prompts
+from edgemeter.runner.push import Pusher
+from edgemeter.runner.results import (
     ResultsError,
     ResultsWriter,
     RunIdError,
@@ -39,12 +40,10 @@ from runner.results import (
     meta_path,
     read_records,
 )
-from runner.session import Plan, Session
+from edgemeter.runner.session import Plan, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-BACKENDS = ("llamacpp", "ollama", "llama-server", "command", "serial")
-DEFAULT_HOSTS = {"ollama": "http://127.0.0.1:11434", "llama-server": "http://127.0.0.1:8080"}
-log = logging.getLogger("runner")
+log = logging.getLogger("edgemeter.runner")
 
 
 class UsageError(Exception):
@@ -77,12 +76,40 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help line (unless the line already says it, or there is none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        none = default is None or default is False or default is argparse.SUPPRESS  # 0.0 == False
+        if "default" in text or none or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+SUBCOMMANDS = """subcommands:
+  runner export --run RUN_ID --out FILE.csv   per-prompt CSV aligned with the board's series (--raw: series)
+  runner report --run RUN_ID --out FILE.png   a picture of the run and the per-prompt table
+  (each has its own --help)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="runner", description="Run prompts on Ollama or llama.cpp and measure each one.")
+    p = _Parser(
+        prog="runner",
+        description="Run prompts on an engine (llama.cpp, Ollama, llama-server, a command, a serial device) "
+        "and measure each one.",
+        epilog=SUBCOMMANDS,
+        formatter_class=_Help,
+    )
     p.add_argument("--prompts", type=Path, metavar="FILE", help="prompt file: text (one per line) or JSONL")
-    p.add_argument("--backend", choices=BACKENDS, help="engine (default llamacpp, in-process)")
+    p.add_argument("--backend", choices=list(BACKENDS), help=f"engine (default {DEFAULT}, in-process)")
     p.add_argument("--model", help="Ollama model name or GGUF path (default: the embedded SmolLM2-135M)")
-    p.add_argument("--host", help="Ollama/llama-server URL (default $OLLAMA_HOST or http://127.0.0.1:11434)")
+    p.add_argument(
+        "--host",
+        help="Ollama/llama-server URL (default: Ollama $OLLAMA_HOST or http://127.0.0.1:11434, llama-server "
+        "http://127.0.0.1:8080)",
+    )
     p.add_argument("--pushgateway", default="http://127.0.0.1:9091", metavar="URL", help="Pushgateway URL")
     p.add_argument("--no-push", action="store_true", help="do not push metrics")
     p.add_argument(
@@ -108,9 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warmup", type=_count, default=0, metavar="N", help="untimed prompts before measuring")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="runs of each prompt")
-    p.add_argument("--max-tokens", type=_positive_int, default=128, metavar="N")
-    p.add_argument("--temperature", type=float, default=0.0, metavar="T")
-    p.add_argument("--seed", type=int, default=42, metavar="S")
+    p.add_argument("--max-tokens", type=_positive_int, default=128, metavar="N", help="most tokens per reply")
+    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="sampling temperature")
+    p.add_argument("--seed", type=int, default=42, metavar="S", help="sampling seed")
     p.add_argument("--ctx", type=_positive_int, default=2048, metavar="N", help="context length")
     p.add_argument(
         "--threads", type=_positive_int, metavar="N", help="llama.cpp threads (default: all cores)"
@@ -146,7 +173,7 @@ def _url(text: str) -> str:
 def _resolve_model(args: argparse.Namespace) -> None:
     """The embedded GGUF when llamacpp has no --model, so the meta names the file measured."""
     if args.backend == "llamacpp" and not args.model:
-        from runner.backends.llamacpp import default_model
+        from edgemeter.runner.backends.llamacpp import default_model
 
         model = default_model()
         if model is None:
@@ -160,26 +187,17 @@ def make_backend(args: argparse.Namespace) -> Backend:
     options = Options(
         args.max_tokens, args.temperature, args.seed, args.ctx, args.threads, args.timeout, args.raw_prompt
     )
-    if args.backend == "llamacpp":
-        from runner.backends.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend(str(args.model), "", options)
-    if args.backend in ("command", "serial"):
+    entry = BACKENDS[args.backend]
+    if entry.text:
         return text_cli.make_text_backend(args, options)
-    if not args.model and args.backend == "ollama":
+    if entry.needs_model and not args.model:
         raise UsageError(f"--backend {args.backend} needs --model")
-    host = _url(
-        args.host
-        or (os.environ.get("OLLAMA_HOST") if args.backend == "ollama" else None)
-        or DEFAULT_HOSTS[args.backend]
-    )
-    if args.backend == "ollama":
-        from runner.backends.ollama import OllamaBackend
-
-        return OllamaBackend(args.model, host, options)
-    from runner.backends.llama_server import LlamaServerBackend
-
-    return LlamaServerBackend(args.model or "", host, options)
+    host = ""
+    if entry.default_host:
+        host = _url(
+            args.host or (os.environ.get(entry.host_env) if entry.host_env else None) or entry.default_host
+        )
+    return entry.load()(str(args.model or ""), host, options)
 
 
 def _resume_meta(args: argparse.Namespace) -> dict[str, Any]:
@@ -226,7 +244,7 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any] | None]:
     run_options.fill_defaults(parser, args)
     if args.prompts is None:
         raise UsageError("--prompts FILE is required")
-    args.backend = args.backend or "llamacpp"
+    args.backend = args.backend or DEFAULT
     text_cli.check(args)
     if args.delete_after is not None and not args.delete_after >= 0:
         raise UsageError("--delete-after must be a number of seconds >= 0")
@@ -245,26 +263,47 @@ def _configure_logging() -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # until the run's own handler is in place: ends a model load
+class _BeforeTheRun:
+    """SIGINT/SIGTERM until the run's own handler is in place: remembered and honoured at the
+    next step of the setup, or raised at once while the engine loads (a model load can take
+    minutes, and is our own blocking call, so it is the one place a raise is safe)."""
+
+    def __init__(self, signalled: bool) -> None:
+        self.seen = signalled
+        self.loading = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.seen = True
+        if self.loading:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, signalled: bool = False) -> int:
     """The runner; a signal before the first prompt (a model still loading) exits 130 quietly."""
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    early = _BeforeTheRun(signalled)
+    signal.signal(signal.SIGINT, early)
+    signal.signal(signal.SIGTERM, early)
     try:
-        return _main(argv)
+        return _main(argv, early)
     except KeyboardInterrupt:
         print("runner: interrupted before the first prompt: nothing was measured", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if argv is None:  # the process' own command line: all is written, a late Ctrl-C changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # (Python's shutdown would restore the
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # default, and a late signal kill it)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
+    early.check()
     _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["export"], ["report"]):
-        from runner import export, report
+        from edgemeter.runner import export, report
 
         command = export if argv[0] == "export" else report
         try:
@@ -288,8 +327,17 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     run_id = args.resume or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
     progress = Progress(len(plan.items()), args.quiet)
+    early.check()
     try:
-        load_seconds = backend.start()
+        early.loading = True
+        try:
+            load_seconds = backend.start()
+        finally:
+            early.loading = False
+        early.check()
+    except KeyboardInterrupt:
+        backend.close()
+        raise
     except ModelMissing as exc:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -304,7 +352,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _run(args, old, run_id, backend, load_seconds, plan, writer, progress)
+        return _run(args, old, run_id, backend, load_seconds, plan, writer, progress, early)
     except (ResultsError, UsageError) as exc:  # a full disk mid-run; a --rail the board lacks
         print(f"runner: error: {exc}", file=sys.stderr)
         return EXIT_FAILED if isinstance(exc, ResultsError) else EXIT_USAGE
@@ -317,7 +365,7 @@ def _board(page: ExporterPage | None, exporter: ExporterClient | None) -> dict[s
         return {**page.board, "source": "exporter", "exporter": exporter.url if exporter else None}
     if exporter is not None:
         return {"source": "unknown", "why": f"the exporter at {exporter.url} could not be read at the start"}
-    from exporter.boards.detect import detect
+    from edgemeter.exporter.boards.detect import detect
 
     b = detect("/sys", "/proc")
     return {"family": b.family, "model": b.model, "soc": b.soc, "kernel": b.kernel, "source": "runner host"}
@@ -351,6 +399,7 @@ def _run(
     plan: Plan,
     writer: ResultsWriter,
     progress: Progress,
+    early: _BeforeTheRun,
 ) -> int:
     stop = threading.Event()
 
@@ -359,11 +408,13 @@ def _run(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if early.seen:  # it came while the results file was being opened
+        stop.set()
     pusher = Pusher(None if args.no_push else _url(args.pushgateway), run_id)
     exporter = _exporter(args)
     session = Session(backend, run_id, writer, pusher, progress, exporter, stop, args.timeout, args.rail)
     try:
-        return _measure(args, old, run_id, backend, load_seconds, plan, writer, progress, session)
+        return _measure(args, old, load_seconds, plan, session)
     finally:
         if session.release():  # never free a model a cut-off reply is still running in
             backend.close()
@@ -371,17 +422,11 @@ def _run(
 
 
 def _measure(
-    args: argparse.Namespace,
-    old: dict[str, Any] | None,
-    run_id: str,
-    backend: Backend,
-    load_seconds: float,
-    plan: Plan,
-    writer: ResultsWriter,
-    progress: Progress,
-    session: Session,
+    args: argparse.Namespace, old: dict[str, Any] | None, load_seconds: float, plan: Plan, session: Session
 ) -> int:
-    pusher = session.pusher
+    """The run itself, once its engine is loaded and its file open: meta, prompts, summary."""
+    pusher, backend, run_id = session.pusher, session.backend, session.run_id
+    writer, progress = session.writer, session.progress
     page = session.read_exporter()
     _check_rail(args, page)
     meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from exporter.boards import rails as board_rails
-from runner.alignment import MARGIN, Aligner
-from runner.promql import Prometheus, PrometheusError
-from runner.raw_export import DEFAULT_METRICS, MAX_ROWS, iso, raw_export, selectors, timestamp
-from runner.results import RunIdError, check_run_id, jsonl_path, read_records
+from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner.alignment import MARGIN, Aligner
+from edgemeter.runner.promql import Prometheus, PrometheusError
+from edgemeter.runner.raw_export import DEFAULT_METRICS, MAX_ROWS, iso, raw_export, selectors, timestamp
+from edgemeter.runner.results import RunIdError, check_run_id, jsonl_path, read_records
 
 COLUMNS = [
     "run_id",

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.boards import rails as board_rails
+from edgemeter.exporter.boards import rails as board_rails
 
 TIMEOUT = 2.0
 

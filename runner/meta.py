@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner import __version__, run_options
-from runner.backends.base import Backend
-from runner.digest import file_sha256
+from edgemeter.runner import __version__, run_options
+from edgemeter.runner.backends.base import Backend
+from edgemeter.runner.digest import file_sha256
 
 
 def git_sha() -> str | None:

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TextIO
 
-from runner.record import PromptRecord
+from edgemeter.runner.record import PromptRecord
 
 
 class Progress:
@@ -47,29 +47,46 @@ class Progress:
             self.stream.write("\n")
 
 
-def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):.3f}" if values else "-"
+COLUMNS = (  # header, record field, decimals (0: a count, shown as an integer)
+    ("ttft_s", "ttft_seconds", 3),
+    ("tok/s", "decode_tokens_per_second", 1),
+    ("in_tok", "input_tokens", 0),
+    ("out_tok", "output_tokens", 0),
+    ("energy_J", "energy_joules", 3),
+)
+
+
+def _median(values: list[float], decimals: int) -> str:
+    if not values:
+        return "-"
+    m = statistics.median(values)
+    return f"{m:.0f}" if decimals == 0 and float(m).is_integer() else f"{m:.{max(decimals, 1)}f}"
 
 
 def summary(records: list[PromptRecord], energy_note: str | None = None) -> str:
-    """Per-prompt medians over repetitions: TTFT, tok/s, tokens, failures; and, where energy is
-    ``-`` for every prompt, the reason (no exporter URL, no energy counter, no input rail)."""
-    rows = ["prompt_id  runs  failed  ttft_s  tok/s  in_tok  out_tok  energy_J"]
+    """Per-prompt medians over repetitions: TTFT, tok/s, tokens, energy, failures, in columns as
+    wide as their widest cell; and, where energy is ``-`` for every prompt, the reason (no
+    exporter URL, no energy counter, no input rail)."""
     by_id: dict[str, list[PromptRecord]] = {}
     for r in records:
         if not r.warmup:
             by_id.setdefault(r.prompt_id, []).append(r)
+    table = [["prompt_id", "runs", "failed", *(h for h, _, _ in COLUMNS)]]
     for pid, recs in by_id.items():
         ok = [r for r in recs if r.status == "ok"]
-
-        def med(attr: str, ok: list[PromptRecord] = ok) -> str:
-            return _median([getattr(r, attr) for r in ok if getattr(r, attr) is not None])
-
-        rows.append(
-            f"{pid[:9]:<9}  {len(recs):>4}  {len(recs) - len(ok):>6}  {med('ttft_seconds'):>6}  "
-            f"{med('decode_tokens_per_second'):>5}  {med('input_tokens'):>6}  {med('output_tokens'):>7}  "
-            f"{med('energy_joules'):>8}"
+        cells = [pid, str(len(recs)), str(len(recs) - len(ok))]
+        for _, field, decimals in COLUMNS:
+            cells.append(_median([getattr(r, field) for r in ok if getattr(r, field) is not None], decimals))
+        table.append(cells)
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    rows = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
+        for row in table
+    ]
+    n = len(by_id)
+    rows.append(f"{n} prompt{'' if n == 1 else 's'}, {sum(len(v) for v in by_id.values())} measured")
     if energy_note and all(r.energy_joules is None for r in records):
         rows.append(f"energy_J is - : {energy_note}")
     return "\n".join(rows)

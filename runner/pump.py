@@ -23,7 +23,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from runner.backends.base import BackendError, EngineStats, Piece, StopRequested
+from edgemeter.runner.backends.base import BackendError, EngineStats, Piece, StopRequested
 
 PIECE, DONE, ERROR, STOPPED, CRASHED = "piece", "done", "error", "stopped", "crashed"
 Event = tuple[str, Any]

@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import delete_from_gateway, push_to_gateway
 
-from runner.backends.base import is_number
+from edgemeter.runner.backends.base import is_number
 
 log = logging.getLogger(__name__)
 JOB = "edgemeter_runner"

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runner.backends.base import EngineStats
+from edgemeter.runner.backends.base import EngineStats
 
 
 class Clock:

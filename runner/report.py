@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from exporter.boards import rails as board_rails
-from runner.alignment import Aligner
-from runner.export import ExportError, known_runs, prompt_windows
-from runner.progress import summary
-from runner.promql import Prometheus, PrometheusError
-from runner.record import PromptRecord
-from runner.results import RunIdError, check_run_id
+from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.extras import missing
+from edgemeter.runner.alignment import Aligner
+from edgemeter.runner.export import ExportError, known_runs, prompt_windows
+from edgemeter.runner.progress import summary
+from edgemeter.runner.promql import Prometheus, PrometheusError
+from edgemeter.runner.record import PromptRecord
+from edgemeter.runner.results import RunIdError, check_run_id
 
 PANELS = (
     ("Power (W)", "edge_power_watts{{{m}}}"),
@@ -106,6 +107,11 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
         return 2
     except OSError as exc:
         print(f"runner report: error: --out {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "matplotlib":
+            raise
+        print(f"runner report: error: {missing('matplotlib')}", file=sys.stderr)
         return 2
     print(summary([_as_record(r) for r in records]), file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from runner import text_cli
-from runner.digest import file_sha256
+from edgemeter.runner import text_cli
+from edgemeter.runner.digest import file_sha256
 
 # options that change what is measured: fixed for the whole run
 MEASURED = (

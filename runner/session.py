@@ -13,15 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.boards import rails as board_rails
-from runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
-from runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
-from runner.progress import Progress
-from runner.prompts import Prompt
-from runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Inline, Pump
-from runner.push import Pusher
-from runner.record import Clock, PromptRecord, Timing, measure
-from runner.results import ResultsWriter
+from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
+from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
+from edgemeter.runner.progress import Progress
+from edgemeter.runner.prompts import Prompt
+from edgemeter.runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Inline, Pump
+from edgemeter.runner.push import Pusher
+from edgemeter.runner.record import Clock, PromptRecord, Timing, measure
+from edgemeter.runner.results import ResultsWriter
 
 WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
 GRACE = 0.5  # after a stop or the deadline: this long for the next piece, then the reply is cut

@@ -12,8 +12,14 @@ import argparse
 import re
 from typing import Any
 
-from runner.backends.base import Backend, Options
-from runner.backends.text_output import PRESETS, STAT_NAMES, StatsRegexError, TextOptions, stat_patterns
+from edgemeter.runner.backends.base import Backend, Options
+from edgemeter.runner.backends.text_output import (
+    PRESETS,
+    STAT_NAMES,
+    StatsRegexError,
+    TextOptions,
+    stat_patterns,
+)
 
 BACKENDS = ("command", "serial")
 COMMAND, SERIAL, BOTH = BACKENDS[:1], BACKENDS[1:], BACKENDS
@@ -127,7 +133,7 @@ def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
     """The command or serial backend the flags describe (TextFlagError for a mistake)."""
     text = _text_options(args)
     if args.backend in COMMAND:
-        from runner.backends.command import CommandBackend, TemplateError, parse_template
+        from edgemeter.runner.backends.command import CommandBackend, TemplateError, parse_template
 
         if not args.command:
             example = "./run {model} -i {prompt} -n {max_tokens}"
@@ -137,7 +143,7 @@ def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
         except TemplateError as exc:
             raise TextFlagError(str(exc)) from exc
         return CommandBackend(args.model or "", "", options, argv, args.prompt_stdin, text)
-    from runner.backends.serial_line import SerialBackend
+    from edgemeter.runner.backends.serial_line import SerialBackend
 
     if not args.port:
         raise TextFlagError("--backend serial needs --port DEV (e.g. /dev/ttyUSB0)")

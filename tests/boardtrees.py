@@ -1273,3 +1273,26 @@ BOARDS: dict[str, Callable[[Path], BoardTree]] = {
     "jetson_nano": build_jetson_nano,
     "x86_laptop": build_x86_laptop,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Real machines, captured with ``exporter capture`` (tests/fixtures/<name>/{sys,proc})
+
+CAPTURED = Path(__file__).parent / "fixtures"
+
+
+def captured(name: str) -> Callable[[Path], BoardTree]:
+    """A builder that lays out a captured machine's tree (symlinks kept) under ``root``."""
+
+    def build(root: Path) -> BoardTree:
+        import shutil
+
+        shutil.copytree(CAPTURED / name, root, symlinks=True)
+        return BoardTree(root / "sys", root / "proc", None)
+
+    return build
+
+
+# The machine edgemeter is developed on: a 2-core KVM guest with almost no sensors (no hwmon,
+# thermal zones, cpufreq or RAPL): what the exporter serves on a bare VM.
+BOARDS["dev_vm"] = captured("dev_vm")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.boards.detect import detect
-from exporter.cli import assemble
-from exporter.collectors import COLLECTORS
-from exporter.config import Config
-from exporter.exposition import render
+from edgemeter.exporter.boards.detect import detect
+from edgemeter.exporter.cli import assemble
+from edgemeter.exporter.collectors import COLLECTORS
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.exposition import render
 
 from boardtrees import BOARDS, BoardTree
 

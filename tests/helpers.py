@@ -84,7 +84,7 @@ def running(
 
 
 def exporter_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "exporter", *args]
+    return [sys.executable, "-m", "edgemeter.exporter", *args]
 
 
 def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> str:
@@ -139,7 +139,7 @@ def _runner_into_stack(
     ports: dict[str, int], prompts: Path, results: Path, max_tokens: int, backend: list[str]
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", "--prompts", str(prompts), *backend, "--results", str(results),
+        [*runner_cmd(), "--prompts", str(prompts), *backend, "--results", str(results),
          "--max-tokens", str(max_tokens), "--pushgateway", f"http://127.0.0.1:{ports['PUSHGATEWAY_PORT']}",
          "--exporter-url", f"http://127.0.0.1:{ports['EXPORTER_PORT']}"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -178,7 +178,7 @@ def exporter_on(board: object, *flags: str) -> Iterator[str]:
 
 
 def runner_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "runner", *args]
+    return [sys.executable, "-m", "edgemeter.runner", *args]
 
 
 def run_runner(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fake_ollama import FakeOllama
 
-from exporter.boards import rails
-from runner import digest
+from edgemeter.exporter.boards import rails
+from edgemeter.runner import digest
 
 from boardtrees import BOARDS
 from helpers import exporter_on, get, read_jsonl, run_runner, samples, select
@@ -103,7 +103,7 @@ def test_model_file_is_hashed_once_then_taken_from_the_cache(tmp_path: Path) -> 
 
 
 def test_meta_names_the_gguf_and_its_sha256(tmp_path: Path) -> None:
-    from runner.backends.llamacpp import default_model
+    from edgemeter.runner.backends.llamacpp import default_model
 
     model = default_model()
     if model is None:

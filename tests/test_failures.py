@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.sensors.hwmon import read_chips
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.hwmon import read_chips
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from boardtrees import BOARDS
 from conftest import board_config, make_scraper
@@ -209,7 +209,7 @@ def test_every_reader_survives_a_broken_file(
 
 def test_a_process_exiting_mid_read_is_skipped(pi5, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading /proc/<pid>/stat of a process that just exited answers ESRCH."""
-    from exporter.sensors import sysfs
+    from edgemeter.exporter.sensors import sysfs
 
     real_read = sysfs.os.read
     stat_fds: set[int] = set()

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from exporter.integrator import Integrator
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.integrator import Integrator
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from boardtrees import BOARDS
 from helpers import exporter_cmd, free_port, running, samples, value

@@ -37,7 +37,7 @@ if BIN is None or not (BIN / "llama-server").is_file():
 
 @pytest.fixture(scope="module")
 def model() -> Path:
-    from runner.backends.llamacpp import default_model
+    from edgemeter.runner.backends.llamacpp import default_model
 
     found = default_model()
     if found is None:
@@ -112,7 +112,7 @@ def _command(model: Path, template: str, prompts: Path, results: Path) -> subpro
 
 
 def test_llama_completion_with_the_readme_template(model: Path, tmp_path: Path) -> None:
-    from runner.backends.text_output import LLAMA_COMPLETION
+    from edgemeter.runner.backends.text_output import LLAMA_COMPLETION
 
     prompts = tmp_path / "p.txt"  # raw completion, no chat template: prompts that go on
     prompts.write_text("Once upon a time, there was a\nCounting from one: one, two,\nC:\\Users\\me is a\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_runner import meta, records, runner
 
-from runner.backends.llamacpp import default_model
+from edgemeter.runner.backends.llamacpp import default_model
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or default_model() is None,

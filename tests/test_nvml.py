@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from exporter.collectors.nvml import NvmlCollector
-from exporter.exposition import render
-from exporter.registry import build_registry
-from exporter.sensors.nvml import Nvml
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.nvml import NvmlCollector
+from edgemeter.exporter.exposition import render
+from edgemeter.exporter.registry import build_registry
+from edgemeter.exporter.sensors.nvml import Nvml
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from conftest import board_config
 from helpers import samples, select, value

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collectors.rapl import ROOT_ONLY, RaplCollector
-from exporter.sensors import sysfs
-from exporter.sensors.ina3221 import read_ina3221
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.rapl import ROOT_ONLY, RaplCollector
+from edgemeter.exporter.sensors import sysfs
+from edgemeter.exporter.sensors.ina3221 import read_ina3221
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from boardtrees import BOARDS, write_tree
 from conftest import board_config, make_scraper
@@ -166,7 +166,7 @@ def test_rapl_root_only_is_said_once(x86, monkeypatch: pytest.MonkeyPatch, caplo
 
     monkeypatch.setattr(sysfs.os, "open", root_only)
     scrape = make_scraper(board_config(x86), ["rapl", "meminfo"])
-    with caplog.at_level(logging.DEBUG, logger="exporter.registry"):
+    with caplog.at_level(logging.DEBUG, logger="edgemeter.exporter.registry"):
         for _ in range(3):
             data = samples(scrape())
     assert value(data, "edge_collector_success", collector="rapl") == 0
@@ -196,8 +196,8 @@ def test_pi4_without_pmic_reports_no_power_but_the_rest(pi5) -> None:
 
 def test_integrated_energy_survives_a_failed_scrape_read(pi5) -> None:
     """A vcgencmd failure at scrape time must not hide the PMIC energy the runner reads."""
-    from exporter.collectors.pmic import PmicCollector
-    from exporter.integrator import Integrator
+    from edgemeter.exporter.collectors.pmic import PmicCollector
+    from edgemeter.exporter.integrator import Integrator
 
     now = [1000.0]
     collector = PmicCollector(board_config(pi5))
@@ -216,7 +216,7 @@ def test_integrated_energy_survives_a_failed_scrape_read(pi5) -> None:
 
 
 def test_hwmon_power_sampling_visits_only_power_chips(orin, monkeypatch: pytest.MonkeyPatch) -> None:
-    from exporter.collectors.hwmon import HwmonCollector
+    from edgemeter.exporter.collectors.hwmon import HwmonCollector
 
     write_tree(
         orin.sysfs, {"class/hwmon/hwmon7/name": "ina219\n", "class/hwmon/hwmon7/power1_input": "2350000\n"}
@@ -230,7 +230,7 @@ def test_hwmon_power_sampling_visits_only_power_chips(orin, monkeypatch: pytest.
         opened.append(path)
         return real_open(path, flags)
 
-    monkeypatch.setattr("exporter.sensors.sysfs.os.open", spy)
+    monkeypatch.setattr("edgemeter.exporter.sensors.sysfs.os.open", spy)
     again = collector.read_power(ReadLog())
     assert [r.watts for r in again] == [r.watts for r in first] == [2.35]
     assert opened and all("/hwmon7/" in p for p in opened)  # no other chip touched

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.prompts import PromptFileError, load_prompts
+from edgemeter.runner.prompts import PromptFileError, load_prompts
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

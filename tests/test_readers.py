@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.boards.detect import detect
-from exporter.process_accounting import CpuShare, CpuTotals
-from exporter.sensors.cpufreq import parse_cpu_list, read_cpu_frequencies
-from exporter.sensors.process import ProcessSample, match_processes
-from exporter.sensors.procfs import read_pressure
-from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import Throttled
+from edgemeter.exporter.boards.detect import detect
+from edgemeter.exporter.process_accounting import CpuShare, CpuTotals
+from edgemeter.exporter.sensors.cpufreq import parse_cpu_list, read_cpu_frequencies
+from edgemeter.exporter.sensors.process import ProcessSample, match_processes
+from edgemeter.exporter.sensors.procfs import read_pressure
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.vcgencmd import Throttled
 
 from boardtrees import BOARDS
 

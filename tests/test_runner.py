@@ -25,7 +25,11 @@ MODEL = "smollm2:135m"
 
 def runner(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+        [sys.executable, "-m", "edgemeter.runner", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
     )
 
 
@@ -167,7 +171,7 @@ def test_sigint_mid_run_then_resume(ollama, tmp_path: Path) -> None:
     args = [
         sys.executable,
         "-m",
-        "runner",
+        "edgemeter.runner",
         *ollama_args(ollama.url, path, results, "--no-push", "--max-tokens", "4"),
     ]
     proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, text=True)
@@ -310,7 +314,12 @@ def test_delete_after_removes_the_runs_group(ollama, prompts: Path, tmp_path: Pa
 def test_progress_bar_on_a_terminal(ollama, prompts: Path, tmp_path: Path) -> None:
     """stderr on a pseudo-terminal: a redrawn bar, then the summary on lines of its own."""
     master, slave = os.openpty()
-    args = [sys.executable, "-m", "runner", *ollama_args(ollama.url, prompts, tmp_path / "r", "--no-push")]
+    args = [
+        sys.executable,
+        "-m",
+        "edgemeter.runner",
+        *ollama_args(ollama.url, prompts, tmp_path / "r", "--no-push"),
+    ]
     proc = subprocess.Popen(args, cwd=REPO, stderr=slave, stdout=subprocess.DEVNULL)
     os.close(slave)
     out = b""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from fake_serial import FakeEsp32
 from test_runner import meta, records
 
-from helpers import REPO
+from helpers import REPO, runner_cmd
 
 pytest.importorskip("serial")
 NASTY = """Say "hi"; rm -rf ~ && echo $(id) `uname` {prompt} %s"""
@@ -26,7 +25,7 @@ def run_serial(tmp: Path, device: str, prompts: str, *extra: str) -> tuple[subpr
     path.write_text(prompts)
     results = tmp / "r"
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "--prompts", str(path), "--backend", "serial", "--port", device,
+        [*runner_cmd(), "--prompts", str(path), "--backend", "serial", "--port", device,
          "--model", "stories260K", "--no-push", "--results", str(results), "--quiet", *extra],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -148,7 +147,7 @@ def test_ready_marker_waits_for_the_firmware(tmp_path: Path) -> None:
 def test_start_up_errors(tmp_path: Path, extra: list[str], code: int, message: str) -> None:
     (tmp_path / "p.txt").write_text("hi\n")
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "--prompts", str(tmp_path / "p.txt"), "--backend", "serial",
+        [*runner_cmd(), "--prompts", str(tmp_path / "p.txt"), "--backend", "serial",
          "--model", "m", "--no-push", "--results", str(tmp_path / "r"), *extra],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -161,7 +160,7 @@ def test_sigint_mid_reply_keeps_what_arrived(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("a\nb\n")
     with FakeEsp32(token_delay=1.0) as esp:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "--prompts", str(tmp_path / "p.txt"), "--backend", "serial",
+            [*runner_cmd(), "--prompts", str(tmp_path / "p.txt"), "--backend", "serial",
              "--port", esp.device, "--model", "m", "--no-push", "--results", str(tmp_path / "r"), "--quiet"],
             cwd=REPO, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

@@ -101,3 +101,26 @@ def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
         assert wait_for(prom, "run:edge_llm_output_tokens:sum")[0]["value"][1] == "16"
         assert wait_for(prom, 'up{job="edgemeter"} == 1')
         check_every_panel(prom, tokens[0]["metric"]["run_id"])
+
+
+def test_a_busy_port_is_an_error_not_another_stacks_exporter(tmp_path: Path) -> None:
+    """An exporter already on the port (another stack's) must not pass for ours, which died on it."""
+    import os
+    import socket
+
+    from helpers import free_port
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        busy = other.getsockname()[1]
+        env = {**os.environ, "STACK_DIR": str(tmp_path / "stack"), "EXPORTER_PORT": str(busy),
+               "PROMETHEUS_PORT": str(free_port()), "PUSHGATEWAY_PORT": str(free_port())}  # fmt: skip
+        script = str(REPO / "scripts" / "stack.sh")
+        try:
+            up = subprocess.run(["bash", script, "up"], env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            subprocess.run(["bash", script, "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert up.returncode != 0
+    assert f"127.0.0.1:{busy} is already in use" in up.stderr and "running" not in up.stdout
+    assert not list((tmp_path / "stack").glob("*.pid"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.sensors import sysfs
-from exporter.sensors.sysfs import ReadLog, read_number, read_text
+from edgemeter.exporter.sensors import sysfs
+from edgemeter.exporter.sensors.sysfs import ReadLog, read_number, read_text
 
 
 def write(path: Path, text: str) -> str:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from runner.backends.text_output import (
+from edgemeter.runner.backends.text_output import (
     HOLD_CHARS,
     PRESETS,
     OutputParser,

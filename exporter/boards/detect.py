@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from exporter.boards import jetson, raspberry_pi, x86
-from exporter.sensors.identity import Identity, read_identity
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.boards import jetson, raspberry_pi, x86
+from edgemeter.exporter.sensors.identity import Identity, read_identity
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 FAMILIES: tuple[ModuleType, ...] = (raspberry_pi, jetson, x86)
 

@@ -7,7 +7,7 @@ input rail on its INA3221s, so no total is invented for it.
 
 from __future__ import annotations
 
-from exporter.sensors.identity import Identity
+from edgemeter.exporter.sensors.identity import Identity
 
 FAMILY = "jetson"
 DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False}

@@ -7,7 +7,7 @@ Pi 4 ``pmic_read_adc`` does not exist: the pmic collector then reports success 0
 
 from __future__ import annotations
 
-from exporter.sensors.identity import Identity
+from edgemeter.exporter.sensors.identity import Identity
 
 FAMILY = "raspberry_pi"
 DEFAULT_COLLECTORS: dict[str, bool] = {

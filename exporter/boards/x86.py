@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.sensors.identity import Identity
+from edgemeter.exporter.sensors.identity import Identity
 
 FAMILY = "x86"
 DEFAULT_COLLECTORS: dict[str, bool] = {"ina3221": False, "gpu_load": False}

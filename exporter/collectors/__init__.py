@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from exporter.collectors.base import Collector
-from exporter.collectors.board_info import BoardInfoCollector
-from exporter.collectors.cooling_device import CoolingDeviceCollector
-from exporter.collectors.cpu import CpuCollector
-from exporter.collectors.cpufreq import CpufreqCollector
-from exporter.collectors.firmware_clock import FirmwareClockCollector
-from exporter.collectors.gpu_load import GpuLoadCollector
-from exporter.collectors.hwmon import HwmonCollector
-from exporter.collectors.ina3221 import Ina3221Collector
-from exporter.collectors.loadavg import LoadavgCollector
-from exporter.collectors.meminfo import MeminfoCollector
-from exporter.collectors.nvml import NvmlCollector
-from exporter.collectors.pmic import PmicCollector
-from exporter.collectors.pressure import PressureCollector
-from exporter.collectors.process import ProcessCollector
-from exporter.collectors.rapl import RaplCollector
-from exporter.collectors.thermal_zone import ThermalZoneCollector
-from exporter.collectors.throttled import ThrottledCollector
+from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.collectors.board_info import BoardInfoCollector
+from edgemeter.exporter.collectors.cooling_device import CoolingDeviceCollector
+from edgemeter.exporter.collectors.cpu import CpuCollector
+from edgemeter.exporter.collectors.cpufreq import CpufreqCollector
+from edgemeter.exporter.collectors.firmware_clock import FirmwareClockCollector
+from edgemeter.exporter.collectors.gpu_load import GpuLoadCollector
+from edgemeter.exporter.collectors.hwmon import HwmonCollector
+from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
+from edgemeter.exporter.collectors.loadavg import LoadavgCollector
+from edgemeter.exporter.collectors.meminfo import MeminfoCollector
+from edgemeter.exporter.collectors.nvml import NvmlCollector
+from edgemeter.exporter.collectors.pmic import PmicCollector
+from edgemeter.exporter.collectors.pressure import PressureCollector
+from edgemeter.exporter.collectors.process import ProcessCollector
+from edgemeter.exporter.collectors.rapl import RaplCollector
+from edgemeter.exporter.collectors.thermal_zone import ThermalZoneCollector
+from edgemeter.exporter.collectors.throttled import ThrottledCollector
 
 COLLECTORS: dict[str, type[Collector]] = {
     c.name: c

@@ -8,10 +8,10 @@ from typing import ClassVar, TypeVar
 
 from prometheus_client.core import Metric
 
-from exporter.config import Config
-from exporter.sensors import NoData
-from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import Vcgencmd
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors import NoData
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.vcgencmd import Vcgencmd
 
 __all__ = ["Collector", "NoData", "require"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.boards.detect import detect
-from exporter.collectors.base import Collector
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.boards.detect import detect
+from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class BoardInfoCollector(Collector):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, require
-from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.thermal import read_cooling_devices
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.thermal import read_cooling_devices
 
 
 class CoolingDeviceCollector(Collector):

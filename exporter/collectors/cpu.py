@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from exporter.collectors.base import Collector, require
-from exporter.sensors.procfs import read_cpu_times
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.procfs import read_cpu_times
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 _GUEST = {"guest": "user", "guest_nice": "nice"}
 

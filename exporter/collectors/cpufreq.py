@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector, require
-from exporter.sensors.cpufreq import read_cpu_frequencies
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.cpufreq import read_cpu_frequencies
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 # dataclass field -> (metric, HELP)
 _LIMITS = {

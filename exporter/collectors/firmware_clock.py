@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class FirmwareClockCollector(Collector):

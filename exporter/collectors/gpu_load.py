@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prometheus_client.core import Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector, require
-from exporter.sensors.gpu_load import read_gpu_load
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.gpu_load import read_gpu_load
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class GpuLoadCollector(Collector):

@@ -17,13 +17,13 @@ import time
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import require
-from exporter.collectors.power_base import PowerCollector
-from exporter.config import Config
-from exporter.sensors.hwmon import Chip, read_chips
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import require
+from edgemeter.exporter.collectors.power_base import PowerCollector
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors.hwmon import Chip, read_chips
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 KINDS = ("temp", "fan", "pwm", "lcrit_alarm", "power", "energy")
 RESCAN = 30.0  # seconds between full scans for the power sampler

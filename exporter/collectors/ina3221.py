@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from exporter.collectors.base import require
-from exporter.collectors.power_base import PowerCollector
-from exporter.sensors.ina3221 import read_ina3221
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import require
+from edgemeter.exporter.collectors.power_base import PowerCollector
+from edgemeter.exporter.sensors.ina3221 import read_ina3221
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class Ina3221Collector(PowerCollector):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, require
-from exporter.sensors.procfs import read_loadavg
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.procfs import read_loadavg
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class LoadavgCollector(Collector):

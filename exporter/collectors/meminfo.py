@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, require
-from exporter.sensors.procfs import read_meminfo
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.procfs import read_meminfo
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 # meminfo field -> metric name (contract names first)
 FIELDS = {

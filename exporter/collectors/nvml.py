@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import require
-from exporter.collectors.power_base import PowerCollector
-from exporter.config import Config
-from exporter.sensors.nvml import Gpu, Nvml
-from exporter.sensors.power import PowerReading
-from exporter.sensors.process import patterns_of
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import require
+from edgemeter.exporter.collectors.power_base import PowerCollector
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors.nvml import Gpu, Nvml
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.process import patterns_of
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 SOURCE = "nvml"
 

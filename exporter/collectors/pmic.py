@@ -5,9 +5,9 @@ and USB/peripheral draw and regulator losses are not in it."""
 
 from __future__ import annotations
 
-from exporter.collectors.power_base import PowerCollector
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.power_base import PowerCollector
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 SOURCE = "pmic"
 

@@ -13,11 +13,11 @@ from typing import ClassVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector, NoData
-from exporter.integrator import IDLE_RETRY, Integrator
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.integrator import IDLE_RETRY, Integrator
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class PowerCollector(Collector):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from exporter.collectors.base import Collector, require
-from exporter.sensors.procfs import read_pressure
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.procfs import read_pressure
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class PressureCollector(Collector):

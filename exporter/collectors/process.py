@@ -15,12 +15,12 @@ import time
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector, NoData
-from exporter.config import Config
-from exporter.process_accounting import CpuShare, CpuTotals
-from exporter.sensors.process import match_processes
-from exporter.sensors.procfs import read_cpu_times
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.process_accounting import CpuShare, CpuTotals
+from edgemeter.exporter.sensors.process import match_processes
+from edgemeter.exporter.sensors.procfs import read_cpu_times
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 IDLE_MODES = {"idle", "iowait", "guest", "guest_nice"}  # guest time is already inside user/nice
 

@@ -13,11 +13,11 @@ import threading
 
 from prometheus_client.core import Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector, require
-from exporter.config import Config
-from exporter.sensors.powercap import read_rapl_zones
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors.powercap import read_rapl_zones
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 ROOT_ONLY = (
     "RAPL energy_uj is readable only by root on kernels >= 5.10 (CVE-2020-8694): run the exporter as "

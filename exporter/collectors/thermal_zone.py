@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prometheus_client.core import Metric
 
-from exporter.collectors import families
-from exporter.collectors.base import Collector, require
-from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.thermal import read_thermal_zones
+from edgemeter.exporter.collectors import families
+from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.thermal import read_thermal_zones
 
 
 class ThermalZoneCollector(Collector):

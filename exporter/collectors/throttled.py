@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from exporter.collectors.base import Collector
-from exporter.sensors.sysfs import ReadLog
-from exporter.sensors.vcgencmd import THROTTLE_BITS
+from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS
 
 
 class ThrottledCollector(Collector):

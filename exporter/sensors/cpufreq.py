@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 _KHZ = 1000.0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 
-from exporter.sensors.sysfs import ReadLog, read_number
+from edgemeter.exporter.sensors.sysfs import ReadLog, read_number
 
 _GPU_NAMES = ("gpu.0", "*.gpu", "*.ga10b", "*.gv11b", "*.gp10b", "*.gm20b")
 CANDIDATES = tuple(

@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 # kind -> factor from the kernel's unit to the base unit
 SCALE = {
@@ -104,9 +104,10 @@ def read_chips(
     sysfs: str, kinds: Collection[str], rlog: ReadLog, only: Collection[str] | None = None
 ) -> list[Chip] | None:
     """Every hwmon chip (or those named in ``only``) with the readings of ``kinds``; None when
-    the hwmon class is absent."""
+    the hwmon class is absent or holds no chip (no sensor of this kind, as for thermal zones)."""
     base = os.path.join(sysfs, "class", "hwmon")
     names = list_dir(base) if only is None else sorted(only)
     if names is None:
         return None
-    return [_read_chip(n, os.path.join(base, n), kinds, rlog) for n in names if n.startswith("hwmon")]
+    chips = [_read_chip(n, os.path.join(base, n), kinds, rlog) for n in names if n.startswith("hwmon")]
+    return chips or None

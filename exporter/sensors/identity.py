@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, read_bytes, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, read_bytes, read_text
 
 
 @dataclass(frozen=True)

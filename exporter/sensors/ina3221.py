@@ -17,8 +17,8 @@ from __future__ import annotations
 import glob
 import os
 
-from exporter.sensors.power import PowerReading
-from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 RAIL_CHANNELS = (1, 2, 3)  # the INA3221's three bus channels (hwmon numbering)
 NOT_A_RAIL = {"", "NC"}

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.extras import missing
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Nvml:
                 nv = self._module if self._module is not None else self._loader()
                 self._module = nv
                 if nv is None:
-                    log.debug("NVML: nvidia-ml-py not installed (pip install 'edgemeter[nvidia]')")
+                    log.debug("NVML: %s", missing("pynvml"))
                     self._ready = False
                 else:
                     try:

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 ZONE = re.compile(r"^(?:intel|amd)-rapl:\d+(?::\d+)?$")
 

@@ -16,8 +16,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from exporter.sensors.procfs import USER_HZ
-from exporter.sensors.sysfs import ReadLog, parse_number, read_bytes, read_text
+from edgemeter.exporter.sensors.procfs import USER_HZ
+from edgemeter.exporter.sensors.sysfs import ReadLog, parse_number, read_bytes, read_text
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, parse_number, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, parse_number, read_text
 
 # USER_HZ is a fixed kernel ABI constant (100 on every architecture Linux exports it for); the
 # procfs root may be a fixture tree, so the local sysconf only confirms it.

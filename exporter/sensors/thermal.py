@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
+from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,16 @@ def _class_dir(sysfs: str) -> str:
 
 
 def read_thermal_zones(sysfs: str, rlog: ReadLog) -> list[ThermalZone] | None:
-    """Every ``thermal_zone*``; None when the thermal class is absent (NoData)."""
+    """Every ``thermal_zone*``; None when the thermal class is absent or has no zone (NoData)."""
     base = _class_dir(sysfs)
     names = list_dir(base)
     if names is None:
         return None
+    names = [n for n in names if n.startswith("thermal_zone")]
+    if not names:
+        return None  # the class without zones (cooling devices only): no sensor of this kind
     zones = []
     for name in names:
-        if not name.startswith("thermal_zone"):
-            continue
         path = os.path.join(base, name)
         kind = read_text(os.path.join(path, "type"), rlog, required=True)
         celsius = read_number(os.path.join(path, "temp"), rlog, 0.001)
@@ -59,10 +60,11 @@ def read_cooling_devices(sysfs: str, rlog: ReadLog) -> list[CoolingDevice] | Non
     names = list_dir(base)
     if names is None:
         return None
+    names = [n for n in names if n.startswith("cooling_device")]
+    if not names:
+        return None  # the class without cooling devices: no sensor of this kind
     devices = []
     for name in names:
-        if not name.startswith("cooling_device"):
-            continue
         path = os.path.join(base, name)
         kind = read_text(os.path.join(path, "type"), rlog, required=True)
         cur = read_number(os.path.join(path, "cur_state"), rlog)

@@ -13,8 +13,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from exporter.sensors import NoData
-from exporter.sensors.sysfs import parse_number
+from edgemeter.exporter.sensors import NoData
+from edgemeter.exporter.sensors.sysfs import parse_number
 
 # get_throttled bits: (bit now, bit since boot) -> condition
 THROTTLE_BITS = {

@@ -29,7 +29,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
-from runner.backends.base import (
+from edgemeter.runner.backends.base import (
     Backend,
     BackendError,
     EngineMisuse,
@@ -40,8 +40,8 @@ from runner.backends.base import (
     StopRequested,
     plain_prompt,
 )
-from runner.backends.text_output import OutputParser, TextOptions, deliver
-from runner.digest import cached_sha256
+from edgemeter.runner.backends.text_output import OutputParser, TextOptions, deliver
+from edgemeter.runner.digest import cached_sha256
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")

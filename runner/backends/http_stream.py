@@ -15,9 +15,11 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from edgemeter.runner.backends.base import BackendError
 
 CONNECT_TIMEOUT = 5.0
 # a streaming read waits this much longer than the run's --timeout: the run ends a silent reply
@@ -120,6 +122,46 @@ class HttpEngine:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def stream_reply(
+    http: HttpEngine,
+    path: str,
+    body: Any,
+    timeout: float,
+    engine: str,
+    keys: tuple[str, str],
+    prefix: bytes = b"",
+    status_text: Callable[[HttpFault], str] = lambda fault: f"{fault.status}: {fault.body[:200]}",
+) -> Generator[str, None, dict[str, Any]]:
+    """One streamed reply of JSON events (NDJSON, or SSE with ``prefix`` ``data: ``): yields the
+    text under ``keys[0]`` and returns the event where ``keys[1]`` is true (the engine's final
+    figures). Every fault is a BackendError naming ``engine``; a stream that ends without its
+    final event was cut short."""
+    text_key, final_key = keys
+    final: dict[str, Any] | None = None
+    try:
+        for line in http.stream_lines(path, body, timeout):
+            if not line.startswith(prefix):
+                continue
+            event = json.loads(line[len(prefix) :])
+            if not isinstance(event, dict):
+                raise BackendError(f"{engine} sent an event that is not a JSON object")
+            if event.get("error"):
+                raise BackendError(f"{engine}: {event['error']}")
+            if event.get(text_key):
+                yield event[text_key]
+            if event.get(final_key):
+                final = event
+    except HttpFault as exc:
+        if exc.status is not None:
+            raise BackendError(f"{engine} {status_text(exc)}") from exc
+        raise BackendError(f"{engine} connection lost: {exc}") from exc
+    except ValueError as exc:
+        raise BackendError(f"{engine} sent a malformed event: {exc}") from exc
+    if final is None:
+        raise BackendError(f"{engine} reply cut short: the stream ended without its final event")
+    return final
 
 
 def _why(exc: BaseException) -> str:

@@ -16,13 +16,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Generator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runner.backends.base import (
+from edgemeter.runner.backends.base import (
     Backend,
     BackendError,
     BackendUnavailable,
@@ -32,8 +31,8 @@ from runner.backends.base import (
     is_number,
     plain_prompt,
 )
-from runner.backends.http_stream import HttpEngine, HttpFault
-from runner.digest import cached_sha256
+from edgemeter.runner.backends.http_stream import HttpEngine, HttpFault, stream_reply
+from edgemeter.runner.digest import cached_sha256
 
 LOAD_WAIT = 600.0  # a large model on a small board loads for minutes
 RESTART_WAIT = 60.0  # a server gone between prompts: this long for it to come back
@@ -152,28 +151,15 @@ class LlamaServerBackend(Backend):
             "stream": True,
             "cache_prompt": False,
         }
-        final: dict[str, Any] | None = None
-        try:
-            for line in self.http.stream_lines("/completion", body, self.options.timeout):
-                if not line.startswith(b"data: "):
-                    continue
-                event = json.loads(line[6:])
-                if not isinstance(event, dict):
-                    raise BackendError("llama-server sent an event that is not a JSON object")
-                if event.get("error"):
-                    raise BackendError(f"llama-server: {event['error']}")
-                if event.get("content"):
-                    yield event["content"]
-                if event.get("stop"):
-                    final = event
-        except HttpFault as exc:
-            if exc.status is not None:
-                raise BackendError(f"llama-server {exc.status}: {exc.body[:200]}") from exc
-            raise BackendError(f"llama-server connection lost: {exc}") from exc
-        except ValueError as exc:
-            raise BackendError(f"llama-server sent a malformed event: {exc}") from exc
-        if final is None:
-            raise BackendError("llama-server reply cut short: the stream ended without its final event")
+        final = yield from stream_reply(
+            self.http,
+            "/completion",
+            body,
+            self.options.timeout,
+            "llama-server",
+            ("content", "stop"),
+            b"data: ",
+        )
         return _stats(final)
 
     def abort(self) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from runner.backends.base import (
+from edgemeter.extras import missing
+from edgemeter.runner.backends.base import (
     Backend,
     BackendError,
     BackendUnavailable,
@@ -26,7 +27,7 @@ from runner.backends.base import (
     ModelMissing,
     plain_prompt,
 )
-from runner.digest import cached_sha256
+from edgemeter.runner.digest import cached_sha256
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -58,9 +59,7 @@ class LlamaCppBackend(Backend):
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:
-            raise BackendUnavailable(
-                "llama-cpp-python is not installed (pip install llama-cpp-python)"
-            ) from exc
+            raise BackendUnavailable(missing("llama_cpp")) from exc
         threads = self.options.threads or os.cpu_count() or 1
         start = time.perf_counter()
         try:
@@ -71,7 +70,11 @@ class LlamaCppBackend(Backend):
                 seed=self.options.seed,
                 verbose=False,
             )
-        except (ValueError, RuntimeError) as exc:
+        except ValueError as exc:  # llama.cpp read the file and found no model in it: bad input
+            raise ModelMissing(
+                f"--model {self.model}: llama.cpp cannot load it as a GGUF model ({exc})"
+            ) from exc
+        except RuntimeError as exc:  # a model it could not set up here (memory, threads)
             raise BackendUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
         loaded = time.perf_counter() - start
         template = self.llm.metadata.get("tokenizer.chat_template")

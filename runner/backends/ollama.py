@@ -14,16 +14,15 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from runner.backends.base import (
+from edgemeter.runner.backends.base import (
     Backend,
-    BackendError,
     BackendUnavailable,
     EngineStats,
     ModelInfo,
     ModelMissing,
     is_number,
 )
-from runner.backends.http_stream import HttpEngine, HttpFault
+from edgemeter.runner.backends.http_stream import HttpEngine, HttpFault, stream_reply
 
 NS = 1e9
 KEEP_ALIVE = "30m"
@@ -95,26 +94,15 @@ class OllamaBackend(Backend):
         }
         if system:
             body["system"] = system
-        final: dict[str, Any] | None = None
-        try:
-            for line in self.http.stream_lines("/api/generate", body, self.options.timeout):
-                chunk = json.loads(line)
-                if not isinstance(chunk, dict):
-                    raise BackendError("Ollama sent a chunk that is not a JSON object")
-                if chunk.get("error"):
-                    raise BackendError(f"Ollama: {chunk['error']}")
-                if chunk.get("response"):
-                    yield chunk["response"]
-                if chunk.get("done"):
-                    final = chunk
-        except HttpFault as exc:
-            if exc.status is not None:
-                raise BackendError(f"Ollama {_error(exc)}") from exc
-            raise BackendError(f"Ollama connection lost: {exc}") from exc
-        except ValueError as exc:
-            raise BackendError(f"Ollama sent a malformed chunk: {exc}") from exc
-        if final is None:
-            raise BackendError("Ollama reply cut short: the stream ended without its final 'done' chunk")
+        final = yield from stream_reply(
+            self.http,
+            "/api/generate",
+            body,
+            self.options.timeout,
+            "Ollama",
+            ("response", "done"),
+            status_text=_error,
+        )
         return EngineStats(
             input_tokens=final.get("prompt_eval_count"),
             output_tokens=final.get("eval_count"),

@@ -23,7 +23,8 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from runner.backends.base import (
+from edgemeter.extras import missing
+from edgemeter.runner.backends.base import (
     Backend,
     BackendError,
     BackendUnavailable,
@@ -34,7 +35,7 @@ from runner.backends.base import (
     StopRequested,
     plain_prompt,
 )
-from runner.backends.text_output import OutputParser, TextOptions, deliver
+from edgemeter.runner.backends.text_output import OutputParser, TextOptions, deliver
 
 HEARTBEAT = 0.1  # read timeout: the longest a stop request waits
 SETTLE_QUIET = 0.5  # seconds of silence that mean a freshly opened board finished booting
@@ -97,7 +98,7 @@ class SerialBackend(Backend):
         try:
             import serial
         except ImportError as exc:
-            raise BackendUnavailable("--backend serial needs pyserial: pip install pyserial") from exc
+            raise BackendUnavailable(f"--backend serial: {missing('serial')}") from exc
         start = time.monotonic()
         try:
             self._open()

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from runner.backends.base import EngineStats, Piece, StopRequested
+from edgemeter.runner.backends.base import EngineStats, Piece, StopRequested
 
 HOLD_CHARS = 512  # a statistics line is shorter: a longer line is content, passed on unclassified
 TAIL_CHARS = 64  # of a long line, held back until it ends: room for a trailer such as [end of text]
