@@ -16,6 +16,9 @@ DATASOURCE_UID = "edgemeter-prometheus"  # grafana/provisioning/datasources/prom
 DS = {"type": "prometheus", "uid": "${datasource}"}
 I = 'instance=~"$instance"'  # noqa: E741 - the board filter every board query carries
 R = 'run_id=~"$run", model=~"$model"'
+F = 'board=~"$board", location=~"$location"'  # the fleet's target labels (prometheus/fleet/targets)
+# per prompt, over its repetitions: the mean (a prompt run 3 times is not 3 times the tokens)
+PER_PROMPT = "run_id, prompt_id"
 
 
 def panel(
@@ -182,29 +185,48 @@ LLM_RUN = dashboard(
     "edgemeter: LLM run",
     [
         panel(
-            "Decode tokens/s per prompt",
-            [(f"edge_llm_output_tokens_per_second{{{R}}}", "{{prompt_id}} #{{repetition}}")],
-            "short",
-            "bargauge",
-        ),
-        panel(
-            "Time to first token per prompt",
-            [(f"edge_llm_time_to_first_token_seconds{{{R}}}", "{{prompt_id}} #{{repetition}}")],
-            "s",
-            "bargauge",
-        ),
-        panel(
-            "Tokens per prompt",
+            "Decode tokens/s per prompt (mean over repetitions)",
             [
-                (f"edge_llm_output_tokens_total{{{R}}}", "out {{prompt_id}}"),
-                (f"edge_llm_input_tokens_total{{{R}}}", "in {{prompt_id}}"),
+                (
+                    f"avg by ({PER_PROMPT}) (edge_llm_output_tokens_per_second{{{R}}})",
+                    "{{run_id}} {{prompt_id}}",
+                )
             ],
             "short",
             "bargauge",
         ),
         panel(
-            "Energy per prompt",
-            [(f"edge_llm_prompt_energy_joules{{{R}}}", "{{prompt_id}} #{{repetition}} {{rail}}")],
+            "Time to first token per prompt (mean over repetitions)",
+            [
+                (
+                    f"avg by ({PER_PROMPT}) (edge_llm_time_to_first_token_seconds{{{R}}})",
+                    "{{run_id}} {{prompt_id}}",
+                )
+            ],
+            "s",
+            "bargauge",
+        ),
+        panel(
+            "Tokens per prompt (mean over repetitions)",
+            [
+                (
+                    f"sum by ({PER_PROMPT}) (edge_llm_{kind}_tokens_total{{{R}}}) / on ({PER_PROMPT}) count by ({PER_PROMPT}) (edge_llm_prompt_end_timestamp_seconds{{{R}}})",
+                    f"{short} {{{{run_id}}}} {{{{prompt_id}}}}",
+                )
+                for kind, short in (("output", "out"), ("input", "in"))
+            ],
+            "short",
+            "bargauge",
+            description="The run's token counters summed over repetitions, divided by the repetitions measured.",
+        ),
+        panel(
+            "Energy per prompt (mean over repetitions)",
+            [
+                (
+                    f"avg by ({PER_PROMPT}, rail) (edge_llm_prompt_energy_joules{{{R}}})",
+                    "{{run_id}} {{prompt_id}} {{rail}}",
+                )
+            ],
             "joule",
             "bargauge",
         ),
@@ -212,12 +234,13 @@ LLM_RUN = dashboard(
             "Joules per output token",
             [
                 (
-                    f"sum by (run_id, prompt_id, rail) (edge_llm_prompt_energy_joules{{{R}}}) / on (run_id, prompt_id) group_left sum by (run_id, prompt_id) (edge_llm_output_tokens_total{{{R}}})",
-                    "{{prompt_id}} {{rail}}",
+                    f"sum by ({PER_PROMPT}, rail) (edge_llm_prompt_energy_joules{{{R}}}) / on ({PER_PROMPT}) group_left sum by ({PER_PROMPT}) (edge_llm_output_tokens_total{{{R}}})",
+                    "{{run_id}} {{prompt_id}} {{rail}}",
                 )
             ],
             "joule",
             "bargauge",
+            description="Energy over every repetition of the prompt divided by the tokens over every repetition.",
         ),
         panel(
             "Board power while the prompts ran", [(f"edge_power_watts{{{I}}}", "{{source}} {{rail}}")], "watt"
@@ -245,20 +268,44 @@ LLM_RUN = dashboard(
     prompt_windows(),
 )
 
+# the board's input power: its profile's input-rail candidates (edge_board_input_rail_info), the
+# rule exporter/boards/rails.py applies; a board with none shows no input power
+INPUT_POWER = (
+    f"max by (instance) (edge_power_watts{{{F}}} and on (instance, rail) edge_board_input_rail_info{{{F}}})"
+)
 FLEET_TABLE = panel(
     "Boards",
     [
-        ("max by (instance, model, family) (edge_board_info)", "{{instance}}"),
-        ("max by (instance) (edge_temperature_celsius)", "{{instance}}"),
-        ('sum by (instance) (edge_power_watts{rail=~"VDD_IN|POM_5V_IN|total"})', "{{instance}}"),
-        ("instance:edge_cpu_utilization:ratio_rate30s", "{{instance}}"),
-        ('up{job="edgemeter"}', "{{instance}}"),
+        (f"max by (instance, model, family) (edge_board_info{{{F}}})", "{{instance}}"),
+        (f"max by (instance) (edge_temperature_celsius{{{F}}})", "{{instance}}"),
+        (INPUT_POWER, "{{instance}}"),
+        (f"instance:edge_cpu_utilization:ratio_rate30s{{{F}}}", "{{instance}}"),
+        (f'up{{job="edgemeter", {F}}}', "{{instance}}"),
     ],
     "short",
     "table",
     "One row per board: identity, hottest sensor, input power, CPU busy, exporter up.",
 )
 FLEET_TABLE["targets"] = [dict(t, format="table", instant=True) for t in FLEET_TABLE["targets"]]
+# the five instant queries joined on their labels (instance) into one row per board
+FLEET_TABLE["transformations"] = [
+    {"id": "merge", "options": {}},
+    {
+        "id": "organize",
+        "options": {
+            "excludeByName": {"Time": True, "Value #A": True, "job": True, "__name__": True},
+            "renameByName": {
+                "instance": "board",
+                "Value #B": "hottest (°C)",
+                "Value #C": "input power (W)",
+                "Value #D": "CPU busy",
+                "Value #E": "exporter up",
+            },
+        },
+    },
+]
+BOARD_VAR = variable("board", "label_values(edge_board_info, board)", "Board")
+LOCATION = variable("location", 'label_values(edge_board_info{board=~"$board"}, location)', "Location")
 FLEET = dashboard(
     "edgemeter-fleet",
     "edgemeter: Fleet",
@@ -266,21 +313,17 @@ FLEET = dashboard(
         FLEET_TABLE,
         panel(
             "Hottest sensor per board",
-            [("max by (instance) (edge_temperature_celsius)", "{{instance}}")],
+            [(f"max by (instance) (edge_temperature_celsius{{{F}}})", "{{instance}}")],
             "celsius",
         ),
-        panel(
-            "Input power per board",
-            [('sum by (instance) (edge_power_watts{rail=~"VDD_IN|POM_5V_IN|total"})', "{{instance}}")],
-            "watt",
-        ),
+        panel("Input power per board", [(INPUT_POWER, "{{instance}}")], "watt"),
         panel(
             "Boards throttling now",
-            [('max by (instance) (edge_throttled{window="now"})', "{{instance}}")],
+            [(f'max by (instance) (edge_throttled{{window="now", {F}}})', "{{instance}}")],
             "short",
         ),
     ],
-    [],
+    [BOARD_VAR, LOCATION],
 )
 
 DASHBOARDS = {"board.json": BOARD, "llm-run.json": LLM_RUN, "fleet.json": FLEET}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,21 +25,46 @@ from edgemeter.runner.promql import Prometheus, PrometheusError
 from edgemeter.runner.record import PromptRecord
 from edgemeter.runner.results import RunIdError, check_run_id
 
-PANELS = (
+PANELS = (  # title, PromQL ({m}: the board matcher), where the board's input rail goes
     ("Power (W)", "edge_power_watts{{{m}}}"),
     ("Hottest sensor (°C)", "max(edge_temperature_celsius{{{m}}})"),
     ("CPU frequency (GHz)", "min(edge_cpu_frequency_hertz{{{m}}}) / 1e9"),
+    (
+        "CPU busy",
+        '1 - sum(rate(edge_cpu_seconds_total{{{m}, mode=~"idle|iowait"}}[5s]))'
+        " / sum(rate(edge_cpu_seconds_total{{{m}}}[5s]))",
+    ),
+    ("Memory used (GB)", "(edge_memory_total_bytes{{{m}}} - edge_memory_available_bytes{{{m}}}) / 1e9"),
 )
+NO_DATA = "no data on this board"
+WINDOW_COLOURS = ("orange", "tab:cyan")  # alternating, so prompts run back to back stay apart
 
 
 def _series(
     prom: Prometheus, expr: str, start: float, end: float
 ) -> list[tuple[str, list[tuple[float, float]]]]:
     step = max((end - start) / 2000, 1.0)
-    return [(m.get("rail", ""), pts) for m, pts in prom.range(expr, start, end, step)]
+    found = [
+        (m.get("rail", ""), [(t, v) for t, v in pts if math.isfinite(v)])
+        for m, pts in prom.range(expr, start, end, step)
+    ]
+    return [(rail, pts) for rail, pts in found if pts]  # 0/0 (counters that never moved) is no data
 
 
-def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Path) -> None:
+def _when(t: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(t, dt.UTC)
+
+
+def _windows(ax: Any, records: list[dict[str, Any]]) -> None:
+    for i, r in enumerate(records):
+        a, b = _when(r["started_at"]), _when(r["ended_at"])
+        ax.axvspan(a, b, color=WINDOW_COLOURS[i % 2], alpha=0.25, linewidth=0)
+        ax.axvline(a, color="grey", linewidth=0.5)
+        ax.text(a, 1.0, str(r["prompt_id"]), transform=ax.get_xaxis_transform(), fontsize=7, va="bottom")
+
+
+def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Path) -> dict[str, bool]:
+    """The PNG; which timelines had data (one without says so on the picture, never empty axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,39 +74,46 @@ def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Pa
     end = max(r["ended_at"] for r in records) + 5
     match = f'instance=~"{instance}"'
     rail = Aligner(prom, instance).input_rail(start, end)
-    fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(11, 9), sharex=False)
-    when = [dt.datetime.fromtimestamp(t, dt.UTC) for t in (start, end)]
+    table = summary([_as_record(r) for r in records])
+    fig, axes = plt.subplots(
+        len(PANELS) + 2, 1, figsize=(11, 15), height_ratios=[3] * (len(PANELS) + 1) + [2]
+    )
+    had: dict[str, bool] = {}
     for ax, (title, template) in zip(axes, PANELS, strict=False):
         parts = "|".join(board_rails.parts(rail)) if rail else ""
         expr = template.format(m=match + (f', rail=~"{parts}"' if "power" in template and rail else ""))
-        for label, points in _series(prom, expr, start, end):
-            ax.plot(
-                [dt.datetime.fromtimestamp(t, dt.UTC) for t, _ in points],
-                [v for _, v in points],
-                label=label or None,
-            )
-        for r in records:
-            a, b = (dt.datetime.fromtimestamp(r[k], dt.UTC) for k in ("started_at", "ended_at"))
-            ax.axvspan(a, b, color="orange", alpha=0.25)
-            ax.text(a, 1.0, str(r["prompt_id"]), transform=ax.get_xaxis_transform(), fontsize=7, va="bottom")
+        series = _series(prom, expr, start, end)
+        had[title] = any(points for _, points in series)
+        for label, points in series:
+            ax.plot([_when(t) for t, _ in points], [v for _, v in points], label=label or None)
+        if not had[title]:
+            ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.set_yticks([])
+        _windows(ax, records)
         ax.set_ylabel(title)
-        ax.set_xlim(*when)
+        ax.set_xlim(_when(start), _when(end))
         if ax.get_legend_handles_labels()[1]:
             ax.legend(loc="upper right", fontsize=7)
     ok = [r for r in records if r.get("decode_tokens_per_second")]
-    bars = axes[-1]
+    bars = axes[-2]
     bars.bar(
         [f"{r['prompt_id']}#{r.get('repetition', 1)}" for r in ok],
         [r["decode_tokens_per_second"] for r in ok],
     )
     bars.set_ylabel("decode tok/s")
+    if not ok:
+        why = "no decode rate (no prompt decoded more than one token)"
+        bars.text(0.5, 0.5, why, transform=bars.transAxes, ha="center", va="center", color="grey")
+    axes[-1].axis("off")
+    axes[-1].text(0, 1, table, family="monospace", fontsize=8, va="top", transform=axes[-1].transAxes)
     fig.suptitle(
         f"run {records[0]['run_id']}  {records[0].get('backend', '')} {records[0].get('model', '')}  "
-        f"(rail {rail or 'n/a'}; shaded: prompt windows)"
+        f"(power: {'rail ' + rail if rail else 'no input rail on this board'}; shaded: prompt windows)"
     )
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+    return had
 
 
 def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> int:

@@ -140,3 +140,26 @@ def test_compose_file_is_valid_without_an_engine() -> None:
         for port in svc.get("ports", []):
             published_to_all = port.get("host_ip") in (None, "", "0.0.0.0")
             assert published_to_all == (name == "grafana"), (name, port)
+
+
+def test_fleet_table_is_one_row_per_board_with_board_and_location_variables() -> None:
+    fleet = DASHBOARDS["fleet.json"]
+    [table] = [p for p in fleet["panels"] if p["title"] == "Boards"]
+    assert [t["id"] for t in table["transformations"]] == ["merge", "organize"]
+    assert all(t["format"] == "table" and t["instant"] for t in table["targets"])
+    names = [v["name"] for v in fleet["templating"]["list"]]
+    assert names == ["datasource", "board", "location"]
+    for p in fleet["panels"]:
+        assert all('board=~"$board", location=~"$location"' in t["expr"] for t in p["targets"]), p["title"]
+    # input power from the board profile's input-rail candidates, never a list of rail names here
+    assert not any("VDD_IN" in t["expr"] for p in fleet["panels"] for t in p["targets"])
+
+
+def test_llm_run_per_prompt_figures_are_means_over_repetitions_named_by_run() -> None:
+    per_prompt = [p for p in DASHBOARDS["llm-run.json"]["panels"] if "per prompt" in p["title"]]
+    assert len(per_prompt) == 4
+    for p in per_prompt:
+        assert "mean over repetitions" in p["title"]
+        for t in p["targets"]:
+            assert "{{run_id}}" in t["legendFormat"]  # several runs selected: told apart
+            assert "avg by (run_id, prompt_id" in t["expr"] or "count by (run_id, prompt_id)" in t["expr"]

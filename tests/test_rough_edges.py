@@ -119,3 +119,34 @@ def test_the_power_sampler_announces_only_the_sources_it_found(tmp_path: Path, c
                 parts.integrator.sample(source)
     said = [r.getMessage() for r in caplog.records if "power sampler" in r.getMessage()]
     assert said == ["power sampler: ina3221 at 10 Hz: VDD_CPU_GPU_CV, VDD_IN, VDD_SOC"]
+
+
+def test_report_says_no_data_instead_of_empty_axes(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from edgemeter.runner import report
+
+    class Prom:  # a board with power and temperatures but no cpufreq, CPU or memory series
+        def range(self, expr: str, start: float, end: float, step: float):
+            if "power" in expr or "temperature" in expr:
+                return [({"rail": "VDD_IN"}, [(start + i, 5.0 + i % 2) for i in range(int(end - start))])]
+            return []
+
+        def samples(self, selector: str, start: float, end: float):
+            return []
+
+    records = [
+        {
+            "run_id": "r",
+            "prompt_id": str(i),
+            "repetition": 1,
+            "started_at": 1000.0 + 2 * i,
+            "ended_at": 1002.0 + 2 * i,
+            "decode_tokens_per_second": 50.0 + i,
+            "status": "ok",
+        }
+        for i in range(3)
+    ]  # fmt: skip  (back to back: each ends where the next starts)
+    had = report.draw(Prom(), records, ".*", tmp_path / "r.png")
+    assert had == {"Power (W)": True, "Hottest sensor (°C)": True, "CPU frequency (GHz)": False,
+                   "CPU busy": False, "Memory used (GB)": False}  # fmt: skip
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"

@@ -62,7 +62,8 @@ EMPTY_ON_ORIN = {"Throttling (Raspberry Pi firmware)", "Collectors failing", "Bo
 
 
 def substitute(expr: str, run_id: str) -> str:
-    for var, value in (("$__rate_interval", "30s"), ("$instance", ".*"), ("$run", run_id), ("$model", ".*")):
+    for var, value in (("$__rate_interval", "30s"), ("$instance", ".*"), ("$run", run_id), ("$model", ".*"),
+                       ("$board", ".*"), ("$location", ".*")):  # fmt: skip
         expr = expr.replace(var, value)
     return expr
 
