@@ -20,33 +20,12 @@ from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner.alignment import MARGIN, Aligner
+from edgemeter.runner.csv_schema import NAMES
 from edgemeter.runner.promql import Prometheus, PrometheusError
 from edgemeter.runner.raw_export import DEFAULT_METRICS, MAX_ROWS, iso, raw_export, selectors, timestamp
 from edgemeter.runner.results import RunIdError, check_run_id, jsonl_path, read_records
 
-COLUMNS = [
-    "run_id",
-    "prompt_id",
-    "repetition",
-    "backend",
-    "model",
-    "start_time",
-    "end_time",
-    "duration_seconds",
-    "ttft_seconds",
-    "input_tokens",
-    "output_tokens",
-    "decode_tokens_per_second",
-    "energy_joules",
-    "avg_power_watts",
-    "joules_per_output_token",
-    "max_temperature_celsius",
-    "avg_cpu_utilization_ratio",
-    "min_cpu_frequency_hertz",
-    "throttled",
-    "status",
-    "energy_rail",
-]
+COLUMNS = NAMES  # runner/csv_schema.py
 LOOKBACK = "30d"
 
 

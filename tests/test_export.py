@@ -286,3 +286,10 @@ def test_export_problems_say_why(stack_run, tmp_path: Path) -> None:
     for r in rows(tmp_path / "g.csv"):
         assert r["energy_rail"] == "VDD_CPU_GPU_CV+VDD_SOC"
         assert float(r["avg_power_watts"]) == pytest.approx((5.072 * 0.48 + 5.076 * 0.72), rel=0.05)
+
+
+def test_the_csv_columns_are_defined_once_and_documented_as_defined() -> None:
+    from edgemeter.runner import csv_schema
+
+    assert COLUMNS == csv_schema.NAMES and COLUMNS[-1] == "energy_rail" and len(COLUMNS) == 21
+    assert csv_schema.markdown() in (REPO / "docs" / "alignment.md").read_text()
