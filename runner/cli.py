@@ -23,10 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edgemeter.exporter.boards import rails as board_rails
-from edgemeter.runner import __version__, run_options, text_cli
+from edgemeter.runner import __version__, run_options
 from edgemeter.runner import meta as run_meta
 from edgemeter.runner.backends import BACKENDS, DEFAULT
 from edgemeter.runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
+from edgemeter.runner.backends.text import flags as text_cli
 from edgemeter.runner.exporter_client import ExporterClient, ExporterPage
 from edgemeter.runner.progress import Progress, summary
 from edgemeter.runner.prompts import PromptFileError, load_prompts
@@ -303,7 +304,7 @@ def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
     _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["export"], ["report"]):
-        from edgemeter.runner import export, report
+        from edgemeter.runner.analysis import export, report
 
         command = export if argv[0] == "export" else report
         try:

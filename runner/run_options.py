@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from edgemeter.runner import text_cli
+from edgemeter.runner.backends.text import flags as text_cli
 from edgemeter.runner.digest import file_sha256
 
 # options that change what is measured: fixed for the whole run

@@ -248,7 +248,7 @@ def test_an_engine_that_buffers_stdout_is_named(tmp_path: Path) -> None:
 
 
 def test_placeholders_are_replaced_inside_arguments_and_never_rescanned() -> None:
-    from edgemeter.runner.backends.command import fill, parse_template
+    from edgemeter.runner.backends.text.command import fill, parse_template
 
     argv = parse_template(f"{sys.executable} --in={{prompt}} -n '{{max_tokens}} tokens' {{model}}", False)
     got = fill(

@@ -18,7 +18,7 @@ import pytest
 from test_stack import pytestmark as stack_mark
 from test_stack import query, wait_for
 
-from edgemeter.runner.export import COLUMNS
+from edgemeter.runner.analysis.export import COLUMNS
 
 from boardtrees import BOARDS
 from helpers import REPO, free_port, native_stack, run_prompts_into_stack
@@ -219,7 +219,7 @@ def test_raw_export_is_chunked_under_the_points_limit(stack_run) -> None:
     ],
 )
 def test_start_and_end_take_unix_seconds_or_iso_8601(text: str, expected: float) -> None:
-    from edgemeter.runner.raw_export import timestamp
+    from edgemeter.runner.analysis.raw_export import timestamp
 
     assert timestamp(text) == pytest.approx(expected)
 
@@ -289,7 +289,7 @@ def test_export_problems_say_why(stack_run, tmp_path: Path) -> None:
 
 
 def test_the_csv_columns_are_defined_once_and_documented_as_defined() -> None:
-    from edgemeter.runner import csv_schema
+    from edgemeter.runner.analysis import csv_schema
 
     assert COLUMNS == csv_schema.NAMES and COLUMNS[-1] == "energy_rail" and len(COLUMNS) == 21
     assert csv_schema.markdown() in (REPO / "docs" / "alignment.md").read_text()

@@ -112,7 +112,7 @@ def _command(model: Path, template: str, prompts: Path, results: Path) -> subpro
 
 
 def test_llama_completion_with_the_readme_template(model: Path, tmp_path: Path) -> None:
-    from edgemeter.runner.backends.text_output import LLAMA_COMPLETION
+    from edgemeter.runner.backends.text.output import LLAMA_COMPLETION
 
     prompts = tmp_path / "p.txt"  # raw completion, no chat template: prompts that go on
     prompts.write_text("Once upon a time, there was a\nCounting from one: one, two,\nC:\\Users\\me is a\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgemeter.runner.alignment import counter_increase, interpolate
+from edgemeter.runner.analysis.alignment import counter_increase, interpolate
 from edgemeter.runner.backends.base import EngineStats
 from edgemeter.runner.exporter_client import parse_page, window
 from edgemeter.runner.record import Timing, measure

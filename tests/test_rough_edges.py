@@ -123,7 +123,7 @@ def test_the_power_sampler_announces_only_the_sources_it_found(tmp_path: Path, c
 
 def test_report_says_no_data_instead_of_empty_axes(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from edgemeter.runner import report
+    from edgemeter.runner.analysis import report
 
     class Prom:  # a board with power and temperatures but no cpufreq, CPU or memory series
         def range(self, expr: str, start: float, end: float, step: float):

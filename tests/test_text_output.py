@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from edgemeter.runner.backends.text_output import (
+from edgemeter.runner.backends.text.output import (
     HOLD_CHARS,
     PRESETS,
     OutputParser,

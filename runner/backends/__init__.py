@@ -29,7 +29,7 @@ BACKENDS: dict[str, Entry] = {
     "llamacpp": Entry("llamacpp", "LlamaCppBackend"),
     "ollama": Entry("ollama", "OllamaBackend", "http://127.0.0.1:11434", "OLLAMA_HOST", needs_model=True),
     "llama-server": Entry("llama_server", "LlamaServerBackend", "http://127.0.0.1:8080"),
-    "command": Entry("command", "CommandBackend", text=True),
-    "serial": Entry("serial_line", "SerialBackend", text=True),
+    "command": Entry("text.command", "CommandBackend", text=True),
+    "serial": Entry("text.serial_line", "SerialBackend", text=True),
 }
 DEFAULT = "llamacpp"

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from edgemeter.runner.backends.base import Backend, Options
-from edgemeter.runner.backends.text_output import (
+from edgemeter.runner.backends.text.output import (
     PRESETS,
     STAT_NAMES,
     StatsRegexError,
@@ -133,7 +133,7 @@ def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
     """The command or serial backend the flags describe (TextFlagError for a mistake)."""
     text = _text_options(args)
     if args.backend in COMMAND:
-        from edgemeter.runner.backends.command import CommandBackend, TemplateError, parse_template
+        from edgemeter.runner.backends.text.command import CommandBackend, TemplateError, parse_template
 
         if not args.command:
             example = "./run {model} -i {prompt} -n {max_tokens}"
@@ -143,7 +143,7 @@ def make_text_backend(args: argparse.Namespace, options: Options) -> Backend:
         except TemplateError as exc:
             raise TextFlagError(str(exc)) from exc
         return CommandBackend(args.model or "", "", options, argv, args.prompt_stdin, text)
-    from edgemeter.runner.backends.serial_line import SerialBackend
+    from edgemeter.runner.backends.text.serial_line import SerialBackend
 
     if not args.port:
         raise TextFlagError("--backend serial needs --port DEV (e.g. /dev/ttyUSB0)")

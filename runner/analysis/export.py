@@ -19,13 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
-from edgemeter.runner.alignment import MARGIN, Aligner
-from edgemeter.runner.csv_schema import NAMES
-from edgemeter.runner.promql import Prometheus, PrometheusError
-from edgemeter.runner.raw_export import DEFAULT_METRICS, MAX_ROWS, iso, raw_export, selectors, timestamp
+from edgemeter.runner.analysis.alignment import MARGIN, Aligner
+from edgemeter.runner.analysis.csv_schema import NAMES
+from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
+from edgemeter.runner.analysis.raw_export import (
+    DEFAULT_METRICS,
+    MAX_ROWS,
+    iso,
+    raw_export,
+    selectors,
+    timestamp,
+)
 from edgemeter.runner.results import RunIdError, check_run_id, jsonl_path, read_records
 
-COLUMNS = NAMES  # runner/csv_schema.py
+COLUMNS = NAMES  # runner/analysis/csv_schema.py
 LOOKBACK = "30d"
 
 

@@ -35,7 +35,7 @@ from edgemeter.runner.backends.base import (
     StopRequested,
     plain_prompt,
 )
-from edgemeter.runner.backends.text_output import OutputParser, TextOptions, deliver
+from edgemeter.runner.backends.text.output import OutputParser, TextOptions, deliver
 
 HEARTBEAT = 0.1  # read timeout: the longest a stop request waits
 SETTLE_QUIET = 0.5  # seconds of silence that mean a freshly opened board finished booting

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from edgemeter.runner.promql import Prometheus
+from edgemeter.runner.analysis.promql import Prometheus
 
 MAX_POINTS = 11_000
 MAX_ROWS = 1_000_000  # a grid larger than this is a typo in --start/--end/--step, not an export

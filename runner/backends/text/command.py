@@ -40,7 +40,7 @@ from edgemeter.runner.backends.base import (
     StopRequested,
     plain_prompt,
 )
-from edgemeter.runner.backends.text_output import OutputParser, TextOptions, deliver
+from edgemeter.runner.backends.text.output import OutputParser, TextOptions, deliver
 from edgemeter.runner.digest import cached_sha256
 
 PLACEHOLDERS = ("prompt", "max_tokens", "seed", "temperature", "model")

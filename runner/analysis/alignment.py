@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 
 from edgemeter.exporter.boards import rails as board_rails
-from edgemeter.runner.promql import Prometheus, Series
+from edgemeter.runner.analysis.promql import Prometheus, Series
 
 MARGIN = 10.0  # seconds of samples fetched around a window to interpolate its edges
 

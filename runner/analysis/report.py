@@ -18,10 +18,10 @@ from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.extras import missing
-from edgemeter.runner.alignment import Aligner
-from edgemeter.runner.export import ExportError, known_runs, prompt_windows
+from edgemeter.runner.analysis.alignment import Aligner
+from edgemeter.runner.analysis.export import ExportError, known_runs, prompt_windows
+from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
 from edgemeter.runner.progress import summary
-from edgemeter.runner.promql import Prometheus, PrometheusError
 from edgemeter.runner.record import PromptRecord
 from edgemeter.runner.results import RunIdError, check_run_id
 
