@@ -112,6 +112,42 @@ def _pick(engine: float | int | None, own: float | int | None, name: str, source
     return own
 
 
+def _output_tokens(
+    stats: EngineStats, own_count: int, status: str, sources: dict[str, str]
+) -> tuple[int | None, str | None]:
+    """Output tokens and how they were counted: the engine's count (or its decoded runs), else one
+    streamed piece per token, else (chunked output) whitespace words, an estimate."""
+    output = _pick(stats.output_tokens, own_count if status == "ok" else None, "output_tokens", sources)
+    if output is None:
+        return None, None
+    if stats.output_tokens is not None:
+        return output, stats.output_tokens_source or "engine"
+    return output, "words" if stats.chunked_output else "stream"
+
+
+def _decode_rate(
+    stats: EngineStats, times: list[float], own_count: int, sources: dict[str, str]
+) -> tuple[float | None, float | None]:
+    """(decode tokens/s, mean inter-token latency): tokens after the first over the time after the
+    first token, the engine's where it gives one (docs/metrics.md has the one definition)."""
+    span = times[-1] - times[0] if times else 0.0
+    after_first = len(times) - 1
+    if stats.chunked_output:
+        after_first = (own_count if stats.output_tokens is None else stats.output_tokens) - 1
+    itl = span / after_first if after_first > 0 else None
+    decoded = stats.decode_tokens if stats.decode_tokens is not None else stats.output_tokens
+    if stats.decode_seconds and decoded:
+        sources["decode_tokens_per_second"] = "engine"
+        return decoded / stats.decode_seconds, itl
+    if stats.tokens_per_second:
+        sources["decode_tokens_per_second"] = "engine"
+        return stats.tokens_per_second, itl
+    if after_first > 0 and span > 0:
+        sources["decode_tokens_per_second"] = "runner"
+        return after_first / span, itl
+    return None, itl
+
+
 def measure(
     timing: Timing,
     stats: EngineStats | None,
@@ -134,31 +170,8 @@ def measure(
     decode = _pick(stats.decode_seconds, own_decode, "decode_seconds", sources)
     # one streamed piece is one token, except for chunked output: there, words estimate tokens
     own_count = len(response.split()) if stats.chunked_output else len(times)
-    output = _pick(stats.output_tokens, own_count if status == "ok" else None, "output_tokens", sources)
-    count_source = None
-    if output is not None:
-        own_source = "words" if stats.chunked_output else "stream"
-        count_source = (
-            (stats.output_tokens_source or "engine") if stats.output_tokens is not None else own_source
-        )
-    # the runner's rate: tokens after the first over the time from the first piece to the last
-    span = times[-1] - times[0] if times else 0.0
-    after_first = len(times) - 1
-    if stats.chunked_output:
-        after_first = (own_count if stats.output_tokens is None else stats.output_tokens) - 1
-    decoded = stats.decode_tokens if stats.decode_tokens is not None else stats.output_tokens
-    if stats.decode_seconds and decoded:
-        rate = decoded / stats.decode_seconds
-        sources["decode_tokens_per_second"] = "engine"
-    elif stats.tokens_per_second:
-        rate = stats.tokens_per_second
-        sources["decode_tokens_per_second"] = "engine"
-    elif after_first > 0 and span > 0:
-        rate = after_first / span
-        sources["decode_tokens_per_second"] = "runner"
-    else:
-        rate = None
-    itl = span / after_first if after_first > 0 else None
+    output, count_source = _output_tokens(stats, own_count, status, sources)
+    rate, itl = _decode_rate(stats, times, own_count, sources)
     return PromptRecord(
         **base,
         response=response,

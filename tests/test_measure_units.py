@@ -75,3 +75,16 @@ def test_energy_window_between_two_reads() -> None:
         "VDD_IN": 2.5,
         "hwmon:gpu0": 0.5,
     }  # a counter that went back: left out
+
+
+def test_output_tokens_and_how_they_were_counted() -> None:
+    from edgemeter.runner.record import _output_tokens
+
+    engine = EngineStats(output_tokens=7, output_tokens_source="engine_decoded")
+    assert _output_tokens(engine, 3, "ok", {}) == (7, "engine_decoded")
+    assert _output_tokens(EngineStats(), 3, "ok", {}) == (3, "stream")
+    assert _output_tokens(EngineStats(chunked_output=True), 5, "ok", {}) == (5, "words")
+    assert _output_tokens(EngineStats(), 3, "error", {}) == (
+        None,
+        None,
+    )  # a failed reply's pieces are no count
