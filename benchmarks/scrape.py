@@ -111,6 +111,11 @@ def tree(board: str, tmp: Path) -> tuple[str, str, list[str]]:
         pi = BOARDS["pi5"](tmp / "pi5")
         return str(pi.sysfs), str(pi.procfs), ["--vcgencmd", str(pi.vcgencmd)]
     archive = SHARED / "fixtures/node_exporter/sys.ttar"
+    if not archive.is_file():
+        raise SystemExit(
+            f"scrape.py: node_exporter's real-machine tree is not beside this checkout ({archive}); "
+            "--board pi5 benchmarks on the project's own Pi 5 tree"
+        )
     subprocess.run(
         [sys.executable, str(SHARED / "tools/ttar_extract.py"), str(archive), str(tmp)], check=True
     )
