@@ -16,6 +16,7 @@ up to its timeout) never delays another's readings: on a Pi 5 with an INA219 HAT
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,14 @@ class PowerSource(Protocol):
     max_sample_hz: float | None
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]: ...
+
+
+MAX_WATTS = 10_000.0  # no board this exporter runs on draws more: a reading above is a glitch
+
+
+def physical(watts: float) -> bool:
+    """A power reading a consumption rail can give: finite, not negative, below MAX_WATTS."""
+    return math.isfinite(watts) and 0.0 <= watts <= MAX_WATTS
 
 
 @dataclass
@@ -108,6 +117,10 @@ class Integrator:
         now = self.clock()
         stats.samples += 1
         stats.errors += len(rlog.errors)
+        unphysical = [r for r in readings if r.integrate and r.watts is not None and not physical(r.watts)]
+        if unphysical:  # a negative or absurd reading (a glitch, 1e300 mV x 1e300 mA) is never integrated
+            stats.errors += len(unphysical)
+            readings = [r for r in readings if r not in unphysical]
         stats.integrable = any(r.integrate and r.watts is not None for r in readings)
         if stats.integrable and not stats.announced:  # said when found: no sensor, no line
             stats.announced = True

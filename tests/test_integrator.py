@@ -187,3 +187,23 @@ def test_energy_counter_matches_the_exact_integral(tmp_path) -> None:
     expected = exact_energy(t0, t1, volts, step)
     print(f"energy {e1 - e0:.4f} J, exact {expected:.4f} J, error {(e1 - e0) / expected - 1:+.3%}")
     assert e1 - e0 == pytest.approx(expected, rel=0.01), (e1 - e0, expected)
+
+
+@pytest.mark.parametrize("glitch", [-5.0, 1e300 * 1e300, float("nan"), 1e6])
+def test_an_unphysical_reading_is_never_integrated(glitch: float) -> None:
+    clock, source = Clock(), Source()
+    integrator = Integrator([source], 10, clock=clock)
+    source.watts = 2.0
+    integrator.sample(source)
+    clock.now += 1
+    integrator.sample(source)
+    assert joules(integrator) == pytest.approx(2.0)
+    source.watts = glitch
+    clock.now += 1
+    integrator.sample(source)
+    assert integrator.stats["fake"].errors == 1
+    source.watts = 2.0
+    clock.now += 0.1
+    integrator.sample(source)
+    # the glitch took no energy and no infinity; integration goes on across the dropped sample
+    assert math.isfinite(joules(integrator)) and joules(integrator) == pytest.approx(2.0 + 2.0 * 1.1)

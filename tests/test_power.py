@@ -236,3 +236,35 @@ def test_hwmon_power_sampling_visits_only_power_chips(orin, monkeypatch: pytest.
     assert opened and all("/hwmon7/" in p for p in opened)  # no other chip touched
     (orin.sysfs / "class/hwmon/hwmon7/power1_input").unlink()  # the chip lost its input: full rescan
     assert collector.read_power(ReadLog()) == []
+
+
+def test_rapl_read_jitter_never_makes_the_counter_go_down(x86) -> None:
+    scrape = make_scraper(board_config(x86), ["rapl"])
+    rapl_file(x86).write_text("10000000\n")
+    first = value(samples(scrape()), "edge_energy_joules_total", rail="package-0")
+    rapl_file(x86).write_text("9999999\n")  # 1 µJ behind: a read, not a wrap or a reset
+    assert value(samples(scrape()), "edge_energy_joules_total", rail="package-0") == first
+    rapl_file(x86).write_text("12000000\n")
+    assert value(samples(scrape()), "edge_energy_joules_total", rail="package-0") == pytest.approx(
+        first + 2.0
+    )
+
+
+def test_rapl_wrap_is_counted_while_max_energy_range_is_unreadable(x86) -> None:
+    top_file = rapl_file(x86).parent / "max_energy_range_uj"
+    top = int(top_file.read_text())
+    scrape = make_scraper(board_config(x86), ["rapl"])
+    rapl_file(x86).write_text(f"{top - 5_000_000}\n")
+    before = value(samples(scrape()), "edge_energy_joules_total", rail="package-0")
+    top_file.write_text("")  # the attribute fails to read from now on
+    rapl_file(x86).write_text("3000000\n")
+    after = value(samples(scrape()), "edge_energy_joules_total", rail="package-0")
+    assert after - before == pytest.approx(8.0)
+
+
+def test_rapl_zone_recreated_is_a_reset_not_a_wrap(x86) -> None:
+    scrape = make_scraper(board_config(x86), ["rapl"])
+    rapl_file(x86).write_text("50000000000\n")  # 50 kJ, below half the range
+    scrape()
+    rapl_file(x86).write_text("2000000\n")  # a module reload restarted the zone
+    assert value(samples(scrape()), "edge_energy_joules_total", rail="package-0") == pytest.approx(2.0)

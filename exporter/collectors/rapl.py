@@ -29,6 +29,11 @@ class RaplPermissionError(Exception):
     """energy_uj exists but this user may not read it."""
 
 
+# a step back this small is read jitter (firmware updates the register in chunks), not a wrap or
+# a reset: the last value is served again, so the counter never goes down
+JITTER_UJ = 1_000_000
+
+
 class RaplCollector(Collector):
     name = "rapl"
     help = "Intel/AMD RAPL energy per zone (class/powercap/intel-rapl:*)"
@@ -36,8 +41,9 @@ class RaplCollector(Collector):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self._lock = threading.Lock()
-        self._last: dict[str, int] = {}  # zone -> last raw energy_uj
+        self._last: dict[str, int] = {}  # zone -> highest raw energy_uj since the last wrap or reset
         self._offset: dict[str, int] = {}  # zone -> µJ added for wraps so far
+        self._top: dict[str, int] = {}  # zone -> max_energy_range_uj last read (it can fail later)
 
     def update(self, rlog: ReadLog) -> list[Metric]:
         with self._lock:
@@ -47,13 +53,19 @@ class RaplCollector(Collector):
                 if z.energy_uj is None:
                     continue
                 last = self._last.get(z.zone)
-                top = z.max_energy_range_uj
-                # a wrap goes from the top half of the range to the bottom half; any other drop is
-                # a zone that was recreated (module reload): served as a counter reset, not +262 kJ
-                if last is not None and z.energy_uj < last and top and last > top // 2 > z.energy_uj:
-                    self._offset[z.zone] = self._offset.get(z.zone, 0) + top
-                self._last[z.zone] = z.energy_uj
-                joules = (z.energy_uj + self._offset.get(z.zone, 0)) / 1e6
+                if z.max_energy_range_uj:
+                    self._top[z.zone] = z.max_energy_range_uj
+                top = self._top.get(z.zone)
+                raw = z.energy_uj
+                if last is not None and raw < last:
+                    if top and last > top // 2 > raw:
+                        # a wrap goes from the top half of the range to the bottom half
+                        self._offset[z.zone] = self._offset.get(z.zone, 0) + top
+                    elif last - raw <= JITTER_UJ:
+                        raw = last  # a read a little behind the last one: jitter, never a reset
+                    # any other drop is a zone recreated (module reload): served as a counter reset
+                self._last[z.zone] = raw
+                joules = (raw + self._offset.get(z.zone, 0)) / 1e6
                 families.add(energy, joules, rail=z.name, source="rapl", zone=z.zone)
         if not energy.samples and any(p.endswith("/energy_uj") for p in rlog.denied):
             raise RaplPermissionError(ROOT_ONLY)
