@@ -36,6 +36,12 @@ from edgemeter.exporter.webconfig import WebConfigError, load_web_config
 
 # Outside Prometheus' allocated exporter range (9100-9999) and below Linux's ephemeral ports.
 DEFAULT_PORT = 19477
+HWMON_FILTERS = {  # node_exporter's: unanchored regular expressions
+    "chip_include": "hwmon: keep only the chips whose driver name matches (e.g. coretemp)",
+    "chip_exclude": "hwmon: drop the chips whose driver name matches (e.g. nct6775)",
+    "sensor_include": 'hwmon: keep only the sensors whose "chip;channel" matches (e.g. "coretemp;temp1")',
+    "sensor_exclude": 'hwmon: drop the sensors whose "chip;channel" matches',
+}
 DEFAULT_SAMPLE_HZ = 10.0
 MAX_SAMPLE_HZ = 1000.0  # beyond this the sampler would only burn the CPU it is meant to measure
 EXIT_USAGE = 2
@@ -92,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ollama; repeatable",
     )
     p.add_argument("--web-config", metavar="FILE", help="exporter-toolkit web config (TLS, basic auth)")
+    for name, text in HWMON_FILTERS.items():
+        p.add_argument(
+            f"--collector.hwmon.{name.replace('_', '-')}", dest=f"hwmon_{name}", metavar="REGEX", help=text
+        )
     p.add_argument(
         "--collector.disable-defaults",
         dest="disable_defaults",
@@ -123,7 +133,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 def _unknown_collector_check(argv: Sequence[str]) -> None:
     for arg in argv:
         m = re.match(r"--(?:no-)?collector\.([^=\s]+)", arg)
-        if m and m.group(1) != "disable-defaults" and m.group(1) not in COLLECTORS:
+        name = m.group(1) if m else ""
+        if m and name != "disable-defaults" and name not in COLLECTORS and not name.startswith("hwmon."):
             known = ", ".join(COLLECTORS)
             raise UsageError(f"unknown collector {m.group(1)!r} in {arg} (known: {known})")
 
@@ -151,17 +162,22 @@ def make_config(args: argparse.Namespace) -> Config:
         raise UsageError(
             f"--vcgencmd-timeout {args.vcgencmd_timeout:g}: must be a positive number of seconds"
         )
-    for pattern in args.process:
+    for flag, pattern in [("--process", p) for p in args.process] + [
+        (f"--collector.hwmon.{name.replace('_', '-')}", getattr(args, f"hwmon_{name}"))
+        for name in HWMON_FILTERS
+        if getattr(args, f"hwmon_{name}") is not None
+    ]:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise UsageError(f"--process {pattern!r}: not a regular expression ({exc})") from exc
+            raise UsageError(f"{flag} {pattern!r}: not a regular expression ({exc})") from exc
     return Config(
         sysfs=args.sysfs,
         procfs=args.procfs,
         vcgencmd=vcgencmd.resolve(args.vcgencmd),
         vcgencmd_timeout=args.vcgencmd_timeout,
         processes=tuple(args.process),
+        **{f"hwmon_{name}": getattr(args, f"hwmon_{name}") for name in HWMON_FILTERS},
     )
 
 

@@ -18,3 +18,9 @@ class Config:
     vcgencmd: str | None = None  # resolved executable path, None when absent
     vcgencmd_timeout: float = 0.3
     processes: tuple[str, ...] = ()  # --process regular expressions
+    # --collector.hwmon.{chip,sensor}-{include,exclude}: node_exporter's filters (unanchored
+    # regular expressions on the chip's name, and on "chip;channel" for a sensor)
+    hwmon_chip_include: str | None = None
+    hwmon_chip_exclude: str | None = None
+    hwmon_sensor_include: str | None = None
+    hwmon_sensor_exclude: str | None = None

@@ -150,3 +150,41 @@ def test_report_says_no_data_instead_of_empty_axes(tmp_path: Path) -> None:
     assert had == {"Power (W)": True, "Hottest sensor (°C)": True, "CPU frequency (GHz)": False,
                    "CPU busy": False, "Memory used (GB)": False}  # fmt: skip
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_hwmon_chip_and_sensor_filters(tmp_path: Path) -> None:
+    from boardtrees import BOARDS
+    from conftest import board_config, make_scraper
+    from helpers import samples, select
+
+    laptop = BOARDS["x86_laptop"](tmp_path / "laptop")
+
+    def chips(**filters: str) -> dict[str, set[str]]:
+        data = samples(make_scraper(board_config(laptop, **filters), ["hwmon"])())
+        found: dict[str, set[str]] = {}
+        for labels in select(data, "edge_temperature_celsius", source="hwmon"):
+            found.setdefault(dict(labels)["chip"], set()).add(dict(labels)["channel"])
+        return found
+
+    everything = chips()
+    assert {"coretemp", "nvme", "acpitz"} <= set(everything)
+    assert "nvme" not in chips(hwmon_chip_exclude="nvme") and "coretemp" in chips(hwmon_chip_exclude="nvme")
+    assert set(chips(hwmon_chip_include="^coretemp$")) == {"coretemp"}
+    only = chips(hwmon_sensor_include="^coretemp;temp1$")
+    assert only == {"coretemp": {"temp1"}}
+    dropped = chips(hwmon_sensor_exclude="^coretemp;temp[2-9]")
+    assert dropped["coretemp"] == {"temp1"} and dropped["nvme"] == everything["nvme"]
+
+
+def test_a_bad_hwmon_filter_is_one_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "edgemeter.exporter", "--collector.hwmon.chip-exclude", "nct("],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert (
+        "--collector.hwmon.chip-exclude 'nct('" in done.stderr and "not a regular expression" in done.stderr
+    )

@@ -13,6 +13,8 @@ user reads "coretemp Core 0", and two channels with the same label stay distinct
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,6 +30,39 @@ from edgemeter.exporter.sensors.sysfs import ReadLog
 KINDS = ("temp", "fan", "pwm", "lcrit_alarm", "power", "energy")
 RESCAN = 30.0  # seconds between full scans for the power sampler
 SOURCE = "hwmon"
+
+
+def _kept(chips: list[Chip], config: Config) -> list[Chip]:
+    """The chips and readings the hwmon filters let through (a noisy chip dropped by name)."""
+
+    def passes(text: str, include: str | None, exclude: str | None) -> bool:
+        return (include is None or re.search(include, text) is not None) and (
+            exclude is None or re.search(exclude, text) is None
+        )
+
+    c = config
+    if (
+        c.hwmon_chip_include
+        is c.hwmon_chip_exclude
+        is c.hwmon_sensor_include
+        is c.hwmon_sensor_exclude
+        is None
+    ):
+        return chips
+    kept = []
+    for chip in chips:
+        if not passes(chip.name, c.hwmon_chip_include, c.hwmon_chip_exclude):
+            continue
+        readings = {
+            kind: tuple(
+                r
+                for r in found
+                if passes(f"{chip.name};{r.channel}", c.hwmon_sensor_include, c.hwmon_sensor_exclude)
+            )
+            for kind, found in chip.readings.items()
+        }
+        kept.append(dataclasses.replace(chip, readings=readings))
+    return kept
 
 
 def _power(chips: list[Chip]) -> list[PowerReading]:
@@ -57,15 +92,17 @@ class HwmonCollector(PowerCollector):
         cached, now = self._power_chips, time.monotonic()
         if cached is not None and now - cached[0] < RESCAN:
             errors = len(rlog.errors)
-            readings = _power(read_chips(self.config.sysfs, ("power",), rlog, only=cached[1]) or [])
+            readings = _power(
+                _kept(read_chips(self.config.sysfs, ("power",), rlog, only=cached[1]) or [], self.config)
+            )
             if len(rlog.errors) == errors and len({r.labels["hwmon"] for r in readings}) == len(cached[1]):
                 return readings
-        chips = require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class")
+        chips = _kept(require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class"), self.config)
         self._power_chips = (now, tuple(c.hwmon for c in chips if c.readings.get("power")))
         return _power(chips)
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        chips = require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class")
+        chips = _kept(require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class"), self.config)
         temps, energy = families.temperature(), families.energy()
         rpm = GaugeMetricFamily(
             "edge_fan_speed_rpm", "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver)."
