@@ -5,7 +5,7 @@ the exporter pointed at it (``--sysfs OUT/sys --procfs OUT/proc``) serves what i
 board, so the board becomes a test fixture with a golden file. What is copied:
 
 - the files the collectors read, by the globs below (hwmon, thermal, cpufreq, powercap, the
-  INA3221 drivers, GPU load, DMI names, the device tree's
+  INA3221 drivers, GPU load, the Pi firmware's ``get_throttled``, DMI names, the device tree's
   model and compatible; /proc's stat, meminfo, loadavg, pressure, cpuinfo, osrelease), each read
   once as the exporter reads it; a file that cannot be read (root-only ``energy_uj``, an EIO) is
   left out and counted;
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
+from edgemeter.exporter.sensors.vcgencmd import THROTTLED_SYSFS
 
 SYSFS_GLOBS = (
     "class/hwmon/*/*",
@@ -47,6 +48,7 @@ SYSFS_GLOBS = (
     "devices/platform/*/*gpu*/load",
     "firmware/devicetree/base/model",
     "firmware/devicetree/base/compatible",
+    *THROTTLED_SYSFS,  # the Pi firmware's get_throttled, where the throttled collector looks
 )
 PROCFS_GLOBS = (
     "stat",

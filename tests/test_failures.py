@@ -233,3 +233,18 @@ def test_a_process_exiting_mid_read_is_skipped(pi5, monkeypatch: pytest.MonkeyPa
     assert value(data, "edge_collector_success", collector="process") == 1
     assert value(data, "edge_process_instances", process="ollama") == 0  # pid 812 is gone
     assert value(data, "edge_process_instances", process="llama") == 1
+
+
+def test_throttling_from_the_firmware_drivers_sysfs_needs_no_vcgencmd(pi5) -> None:
+    """Kernels since 2018 serve get_throttled under the firmware device: no fork per scrape."""
+    attr = pi5.sysfs / "devices/platform/soc/soc:firmware/get_throttled"
+    attr.parent.mkdir(parents=True)
+    attr.write_text("80008\n")  # soft temperature limit now and since boot (vcgencmd would say 0x50005)
+    data = samples(make_scraper(board_config(pi5, vcgencmd=None), ["throttled"])())
+    assert value(data, "edge_collector_success", collector="throttled") == 1
+    got = {(dict(k)["condition"], dict(k)["window"]): v for k, v in select(data, "edge_throttled").items()}
+    assert got[("soft_temperature_limit", "now")] == 1 and got[("soft_temperature_limit", "since_boot")] == 1
+    assert got[("under_voltage", "now")] == 0 and sum(got.values()) == 2
+    attr.write_text("garbage\n")  # unreadable: counted, and vcgencmd (absent here) is the fallback
+    data = samples(make_scraper(board_config(pi5, vcgencmd=None), ["throttled"])())
+    assert value(data, "edge_collector_success", collector="throttled") == 0

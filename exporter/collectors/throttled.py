@@ -1,4 +1,5 @@
-"""edge_throttled{condition,window}: the Pi firmware's throttling flags (vcgencmd get_throttled).
+"""edge_throttled{condition,window}: the Pi firmware's throttling flags, from the firmware
+driver's sysfs ``get_throttled`` where the kernel has it (no fork), else ``vcgencmd get_throttled``.
 
 Exactly eight series: four conditions (under_voltage, frequency_capped, throttled,
 soft_temperature_limit), each ``now`` (bits 0-3) and ``since_boot`` (bits 16-19).
@@ -10,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from edgemeter.exporter.collectors.base import Collector
 from edgemeter.exporter.sensors.sysfs import ReadLog
-from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS
+from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS, read_throttled_sysfs
 
 
 class ThrottledCollector(Collector):
@@ -20,10 +21,13 @@ class ThrottledCollector(Collector):
     help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        state = self.vcgencmd().throttled()
+        state = read_throttled_sysfs(self.config.sysfs, rlog)
+        if state is None:
+            state = self.vcgencmd().throttled()
         flags = GaugeMetricFamily(
             "edge_throttled",
-            "Firmware throttling flag, 0/1 (vcgencmd get_throttled bits 0-3 now, 16-19 since boot).",
+            "Firmware throttling flag, 0/1 (get_throttled bits 0-3 now, 16-19 since boot; the firmware "
+            "driver's sysfs attribute, else vcgencmd).",
             labels=["condition", "window"],
         )
         for condition in THROTTLE_BITS:

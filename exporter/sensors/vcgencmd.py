@@ -8,13 +8,15 @@ resolved once at start-up; a missing binary is "no data", not an error.
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 
 from edgemeter.exporter.sensors import NoData
-from edgemeter.exporter.sensors.sysfs import parse_number
+from edgemeter.exporter.sensors.sysfs import ReadLog, parse_number, read_text
 
 # get_throttled bits: (bit now, bit since boot) -> condition
 THROTTLE_BITS = {
@@ -54,6 +56,31 @@ def parse_pmic_adc(text: str) -> list[PmicRail]:
             order.append(rail)
         (amps if kind == "A" else volts)[rail] = number
     return [PmicRail(r, volts.get(r), amps.get(r)) for r in order]
+
+
+# The kernel's Raspberry Pi firmware driver has served get_throttled as a sysfs attribute of the
+# firmware device since 2018 ("%x\n", the same bits as vcgencmd's); the node sits at different
+# places on different SoCs, so it is found by glob
+THROTTLED_SYSFS = (
+    "devices/platform/soc/*firmware*/get_throttled",
+    "devices/platform/*firmware*/get_throttled",
+    "devices/platform/*/*firmware*/get_throttled",
+)
+
+
+def read_throttled_sysfs(sysfs: str, rlog: ReadLog) -> Throttled | None:
+    """The firmware's throttling bits from sysfs, without a fork; None where the kernel lacks the
+    attribute (then vcgencmd is asked)."""
+    for pattern in THROTTLED_SYSFS:
+        for path in sorted(glob.glob(os.path.join(glob.escape(sysfs), pattern))):
+            text = read_text(path, rlog)
+            if text is None:
+                continue
+            try:
+                return Throttled(int(text.strip(), 16))
+            except ValueError:
+                rlog.error(path, f"not a hex number: {text.strip()[:20]!r}")
+    return None
 
 
 class VcgencmdUnavailable(NoData):
