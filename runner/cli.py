@@ -384,11 +384,9 @@ def _exporter(args: argparse.Namespace) -> ExporterClient | None:
 def _check_rail(args: argparse.Namespace, page: ExporterPage | None) -> None:
     if args.rail is None or page is None or not page.energy:
         return
-    missing = [p for p in board_rails.parts(args.rail) if p not in page.energy]
-    if missing:
-        raise UsageError(
-            f"--rail {args.rail}: no such rail on this board (rails: {', '.join(sorted(page.energy))})"
-        )
+    complaint = board_rails.unknown(args.rail, page.energy)
+    if complaint:
+        raise UsageError(complaint)
 
 
 def _run(

@@ -14,16 +14,15 @@ as the exporter's ``--web-config`` may ask for them.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner.backends.http_stream import split_credentials
 
 TIMEOUT = 2.0
 
@@ -41,20 +40,6 @@ class ExporterPage:
     def input_rail(self) -> str | None:
         """The board's input rail among those this page has energy for (None: the board has none)."""
         return board_rails.pick(self.input_rail_candidates, self.energy)
-
-
-def _split_credentials(url: str) -> tuple[str, str | None]:
-    """The URL without ``user:pass@`` and the Authorization header those credentials make."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url, None
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return bare, "Basic " + base64.b64encode(secret).decode()
 
 
 def parse_page(text: str) -> ExporterPage:
@@ -79,7 +64,7 @@ def parse_page(text: str) -> ExporterPage:
 
 class ExporterClient:
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
-        self.url, self._auth = _split_credentials(url)
+        self.url, self._auth = split_credentials(url)
         self.timeout = timeout
 
     def read(self) -> ExporterPage:

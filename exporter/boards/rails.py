@@ -30,3 +30,11 @@ def total(rail: str, energy: dict[str, float]) -> float | None:
     """The energy of a candidate: the sum of its parts (None when one is missing)."""
     values = [energy.get(p) for p in parts(rail)]
     return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def unknown(rail: str, present: Iterable[str], where: str = "this board") -> str | None:
+    """The one-line complaint for a ``--rail`` with a part not among ``present`` (None if fine)."""
+    there = sorted(set(present))
+    if all(p in there for p in parts(rail)):
+        return None
+    return f"--rail {rail}: no such rail on {where} (rails: {', '.join(there) or 'none'})"

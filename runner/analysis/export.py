@@ -163,11 +163,9 @@ def _check_rail(rail: str, aligner: Aligner, records: list[dict[str, Any]]) -> N
     there = set(aligner.rails(start, end))
     for r in records:
         there |= set(r.get("energy_by_rail") or {})
-    missing = [p for p in board_rails.parts(rail) if p not in there]
-    if missing:
-        raise ExportError(
-            f"--rail {rail}: the run has no such rail (rails: {', '.join(sorted(there)) or 'none'})"
-        )
+    complaint = board_rails.unknown(rail, there, "the run's board")
+    if complaint:
+        raise ExportError(complaint)
 
 
 def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, Any]:

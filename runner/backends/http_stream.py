@@ -17,7 +17,7 @@ import ssl
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from edgemeter.runner.backends.base import BackendError
 
@@ -36,9 +36,21 @@ class HttpFault(Exception):
         self.body = body
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without ``user:pass@`` and the Basic Authorization header those credentials make
+    (None without them): the one place a URL's credentials are read, so none is ever logged."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return bare, "Basic " + base64.b64encode(secret).decode()
+
+
 class HttpEngine:
     def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url if "://" in base_url else f"http://{base_url}")
+        bare, auth = split_credentials(base_url if "://" in base_url else f"http://{base_url}")
+        parts = urlsplit(bare)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"{base_url}: not an http(s) URL")
         self.https = parts.scheme == "https"
@@ -46,12 +58,11 @@ class HttpEngine:
         self.port = parts.port or (443 if self.https else 80)
         self.prefix = parts.path.rstrip("/")
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if parts.username is not None:
-            secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            self.headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
+        if auth is not None:
+            self.headers["Authorization"] = auth
         self._lock = threading.Lock()
         self._streaming: http.client.HTTPConnection | None = None
-        self.base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{self.prefix}"
+        self.base = f"{parts.scheme}://{parts.netloc}{self.prefix}"
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
         if self.https:
