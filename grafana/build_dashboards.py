@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Writes grafana/dashboards/*.json (Grafana's dashboard JSON model) from the panel lists below.
+"""Writes grafana/dashboards/*.json from the panel lists below, built with Grafana's own
+grafana-foundation-sdk, so every dashboard, panel, query and variable follows Grafana's schema by
+construction (a misspelt option is an AttributeError here, not a panel Grafana silently ignores).
 
 Generated rather than hand-edited so every panel has the same datasource variable, units and
-layout rules; the JSON files are committed (Grafana provisions them as files) and a test checks
-that they match this script's output. Run: .venv/bin/python grafana/build_dashboards.py
+layout; the JSON files are committed (Grafana provisions them as files) and a test checks that
+they match this script's output. Run: .venv/bin/python grafana/build_dashboards.py
+
+One gap: the SDK's AnnotationQuery has no fields for the Prometheus annotation options the prompt
+windows need (``useValueForTime``, ``step``, ``titleFormat``, ``textFormat``, which Grafana's
+Prometheus data source reads from the annotation itself); ``PROMETHEUS_ANNOTATION`` adds them to
+the SDK's output, and nowhere else is JSON written by hand.
 """
 
 from __future__ import annotations
@@ -11,79 +18,109 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_model
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
 OUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE_UID = "edgemeter-prometheus"  # grafana/provisioning/datasources/prometheus.yml
-DS = {"type": "prometheus", "uid": "${datasource}"}
+DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 I = 'instance=~"$instance"'  # noqa: E741 - the board filter every board query carries
 R = 'run_id=~"$run", model=~"$model"'
 F = 'board=~"$board", location=~"$location"'  # the fleet's target labels (prometheus/fleet/targets)
 # per prompt, over its repetitions: the mean (a prompt run 3 times is not 3 times the tokens)
 PER_PROMPT = "run_id, prompt_id"
+KINDS = {"timeseries": timeseries, "bargauge": bargauge, "stat": stat, "table": table}
+
+
+def query(i: int, expr: str, legend: str, instant: bool = False) -> prometheus.Dataquery:
+    q = prometheus.Dataquery().ref_id(chr(65 + i)).datasource(DS).expr(expr).legend_format(legend)
+    return q.format(PromQueryFormat.TABLE).instant() if instant else q
 
 
 def panel(
-    title: str, targets: list[tuple[str, str]], unit: str, kind: str = "timeseries", description: str = ""
-) -> dict:
-    return {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DS,
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
-        "targets": [
-            {"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend}
-            for i, (expr, legend) in enumerate(targets)
-        ],
-    }
+    title: str,
+    targets: list[tuple[str, str]],
+    unit: str,
+    kind: str = "timeseries",
+    description: str = "",
+    instant: bool = False,
+) -> cogbuilder.Builder[model.Panel]:
+    """One panel of ``kind`` whose queries are (expr, legend) pairs, A, B, … in order."""
+    p = KINDS[kind].Panel().title(title).description(description).datasource(DS).unit(unit)
+    p = p.height(8).span(12)
+    for i, (expr, legend) in enumerate(targets):
+        p = p.with_target(query(i, expr, legend, instant))
+    return shaped(kind, p)
 
 
-def variable(name: str, query: str, label: str, multi: bool = True) -> dict:
-    return {
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": DS,
-        "refresh": 2,
-        "query": {"query": query, "refId": name},
-        "definition": query,
-        "multi": multi,
-        "includeAll": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": "All", "value": "$__all"},
-        "sort": 1,
-    }
+def shaped(kind: str, p: cogbuilder.Builder[model.Panel]) -> cogbuilder.Builder[model.Panel]:
+    """What each kind shows: time series a legend below; bars and stats the last value of each
+    series (a prompt's figure, not a sum over the range); tables their header."""
+    last = common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+    if kind == "timeseries":
+        return p.legend(
+            common.VizLegendOptions()
+            .display_mode(common_model.LegendDisplayMode.LIST)
+            .placement(common_model.LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+    if kind == "bargauge":
+        return p.orientation(common_model.VizOrientation.HORIZONTAL).reduce_options(last)
+    if kind == "stat":
+        return p.reduce_options(last)
+    return p.show_header(True)
 
 
-DATASOURCE_VAR = {
-    "type": "datasource",
-    "name": "datasource",
-    "label": "Data source",
-    "query": "prometheus",
-    "current": {"selected": True, "text": "Prometheus", "value": DATASOURCE_UID},
-}
+def variable(name: str, expr: str, label: str) -> dashboard.QueryVariable:
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .datasource(DS)
+        .query(expr)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+    )
 
 
-def dashboard(
-    uid: str, title: str, panels: list[dict], variables: list[dict], annotations: list[dict] = ()
-) -> dict:
+DATASOURCE_VAR = (
+    dashboard.DatasourceVariable("datasource")
+    .label("Data source")
+    .type("prometheus")
+    .current(model.VariableOption(selected=True, text="Prometheus", value=DATASOURCE_UID))
+)
+
+
+def board_dashboard(uid: str, title: str, panels: list, variables: list, annotations: list = ()) -> dict:
+    """The dashboard as Grafana's JSON model: panels two to a row in list order."""
+    d = (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .tags(["edgemeter"])
+        .timezone("browser")
+        .editable()
+        .refresh("5s")
+        .time("now-15m", "now")
+        .with_variable(DATASOURCE_VAR)
+    )
+    for v in variables:
+        d = d.with_variable(v)
+    for a, _ in annotations:
+        d = d.annotation(a)
     for i, p in enumerate(panels):
-        p["id"] = i + 1
-        p["gridPos"] = {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)}
-    return {
-        "uid": uid,
-        "title": title,
-        "tags": ["edgemeter"],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "version": 1,
-        "editable": True,
-        "refresh": "5s",
-        "time": {"from": "now-15m", "to": "now"},
-        "templating": {"list": [DATASOURCE_VAR, *variables]},
-        "annotations": {"list": list(annotations)},
-        "panels": panels,
-    }
+        d = d.with_panel(p.id(i + 1))
+    data = json.loads(json.dumps(d.build(), cls=JSONEncoder))
+    data.setdefault("annotations", {}).setdefault("list", [])
+    for encoded, (_, extra) in zip(data["annotations"]["list"], annotations, strict=True):
+        encoded.update(extra)  # PROMETHEUS_ANNOTATION fields (module docstring)
+    return data
 
 
 INSTANCE = variable("instance", "label_values(edge_board_info, instance)", "Board")
@@ -91,25 +128,31 @@ RUN = variable("run", "label_values(edge_llm_run_info, run_id)", "Run")
 MODEL = variable("model", 'label_values(edge_llm_run_info{run_id=~"$run"}, model)', "Model")
 
 
-def prompt_windows(color: str = "orange") -> list[dict]:
-    """Each prompt's start and end drawn on every time series (value used as the timestamp)."""
+def prompt_windows(color: str = "orange") -> list[tuple[dashboard.AnnotationQuery, dict]]:
+    """Each prompt's start and end drawn on every time series (value used as the timestamp):
+    the SDK's annotation and the Prometheus options it has no field for."""
     return [
-        {
-            "name": f"Prompt {edge}s",
-            "datasource": DS,
-            "enable": True,
-            "iconColor": color,
-            "useValueForTime": True,
-            "expr": f"edge_llm_prompt_{edge}_timestamp_seconds{{{R}}} * 1000",
-            "step": "1s",
-            "titleFormat": f"prompt {{{{prompt_id}}}} {edge}",
-            "textFormat": "run {{run_id}} rep {{repetition}}",
-        }
+        (
+            dashboard.AnnotationQuery()
+            .name(f"Prompt {edge}s")
+            .datasource(DS)
+            .enable(True)
+            .icon_color(color)
+            .expr(f"edge_llm_prompt_{edge}_timestamp_seconds{{{R}}} * 1000"),
+            PROMETHEUS_ANNOTATION
+            | {
+                "titleFormat": f"prompt {{{{prompt_id}}}} {edge}",
+                "textFormat": "run {{run_id}} rep {{repetition}}",
+            },
+        )
         for edge in ("start", "end")
     ]
 
 
-BOARD = dashboard(
+PROMETHEUS_ANNOTATION = {"useValueForTime": True, "step": "1s"}
+
+
+BOARD = board_dashboard(
     "edgemeter-board",
     "edgemeter: Board",
     [
@@ -180,7 +223,7 @@ BOARD = dashboard(
     prompt_windows(),
 )
 
-LLM_RUN = dashboard(
+LLM_RUN = board_dashboard(
     "edgemeter-llm-run",
     "edgemeter: LLM run",
     [
@@ -273,40 +316,42 @@ LLM_RUN = dashboard(
 INPUT_POWER = (
     f"max by (instance) (edge_power_watts{{{F}}} and on (instance, rail) edge_board_input_rail_info{{{F}}})"
 )
-FLEET_TABLE = panel(
-    "Boards",
-    [
-        (f"max by (instance, model, family) (edge_board_info{{{F}}})", "{{instance}}"),
-        (f"max by (instance) (edge_temperature_celsius{{{F}}})", "{{instance}}"),
-        (INPUT_POWER, "{{instance}}"),
-        (f"instance:edge_cpu_utilization:ratio_rate30s{{{F}}}", "{{instance}}"),
-        (f'up{{job="edgemeter", {F}}}', "{{instance}}"),
-    ],
-    "short",
-    "table",
-    "One row per board: identity, hottest sensor, input power, CPU busy, exporter up.",
-)
-FLEET_TABLE["targets"] = [dict(t, format="table", instant=True) for t in FLEET_TABLE["targets"]]
-# the five instant queries joined on their labels (instance) into one row per board
-FLEET_TABLE["transformations"] = [
-    {"id": "merge", "options": {}},
-    {
-        "id": "organize",
-        "options": {
-            "excludeByName": {"Time": True, "Value #A": True, "job": True, "__name__": True},
-            "renameByName": {
-                "instance": "board",
-                "Value #B": "hottest (°C)",
-                "Value #C": "input power (W)",
-                "Value #D": "CPU busy",
-                "Value #E": "exporter up",
+FLEET_TABLE = (
+    panel(
+        "Boards",
+        [
+            (f"max by (instance, model, family) (edge_board_info{{{F}}})", "{{instance}}"),
+            (f"max by (instance) (edge_temperature_celsius{{{F}}})", "{{instance}}"),
+            (INPUT_POWER, "{{instance}}"),
+            (f"instance:edge_cpu_utilization:ratio_rate30s{{{F}}}", "{{instance}}"),
+            (f'up{{job="edgemeter", {F}}}', "{{instance}}"),
+        ],
+        "short",
+        "table",
+        "One row per board: identity, hottest sensor, input power, CPU busy, exporter up.",
+        instant=True,
+    )
+    # the five instant queries joined on their labels (instance) into one row per board
+    .with_transformation(model.DataTransformerConfig(id_val="merge", options={}))
+    .with_transformation(
+        model.DataTransformerConfig(
+            id_val="organize",
+            options={
+                "excludeByName": {"Time": True, "Value #A": True, "job": True, "__name__": True},
+                "renameByName": {
+                    "instance": "board",
+                    "Value #B": "hottest (°C)",
+                    "Value #C": "input power (W)",
+                    "Value #D": "CPU busy",
+                    "Value #E": "exporter up",
+                },
             },
-        },
-    },
-]
+        )
+    )
+)
 BOARD_VAR = variable("board", "label_values(edge_board_info, board)", "Board")
 LOCATION = variable("location", 'label_values(edge_board_info{board=~"$board"}, location)', "Location")
-FLEET = dashboard(
+FLEET = board_dashboard(
     "edgemeter-fleet",
     "edgemeter: Fleet",
     [
