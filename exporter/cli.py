@@ -28,7 +28,8 @@ from edgemeter.exporter.collectors import COLLECTORS
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
 from edgemeter.exporter.integrator import Integrator
-from edgemeter.exporter.registry import build_registry
+from edgemeter.exporter.poller import Poller
+from edgemeter.exporter.registry import Scrapes
 from edgemeter.exporter.sensors import vcgencmd
 from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
 from edgemeter.exporter.server import ExporterServer, landing_page
@@ -183,8 +184,24 @@ def make_config(args: argparse.Namespace) -> Config:
 
 @dataclass(frozen=True)
 class Assembly:
-    registry: CollectorRegistry
-    integrator: Integrator  # not started: the caller starts and stops the sampler thread
+    """What a scrape renders and the background work feeding it (not started: the caller starts
+    and stops it; until then collectors read in line)."""
+
+    scrapes: Scrapes
+    integrator: Integrator
+    poller: Poller
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.scrapes.registry
+
+    def start(self) -> None:
+        self.integrator.start()  # it logs each rail as it first reads it
+        self.poller.start()
+
+    def stop(self) -> None:
+        self.poller.stop()
+        self.integrator.stop()
 
 
 def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SAMPLE_HZ) -> Assembly:
@@ -198,12 +215,16 @@ def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SA
     integrator = Integrator(sampled, sample_hz)
     for c in sampled:
         c.integrator = integrator
-    registry = build_registry(collectors)
-    SelfProcessCollector(namespace="edge_exporter", registry=registry)
-    return Assembly(registry, integrator)
+    polled = [c for c in collectors if c.polled]
+    poller = Poller(polled, config.vcgencmd_timeout)
+    for c in polled:
+        c.poller = poller
+    scrapes = Scrapes(collectors)
+    SelfProcessCollector(namespace="edge_exporter", registry=scrapes.registry)
+    return Assembly(scrapes, integrator, poller)
 
 
-def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], Integrator]:
+def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], Assembly]:
     """Everything up to a bound socket; raises UsageError for the user's mistakes."""
     config = make_config(args)
     if not 0 < args.sample_hz <= MAX_SAMPLE_HZ:
@@ -213,18 +234,19 @@ def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], I
     board = detect(config.sysfs, config.procfs)
     names = enabled_collectors(args, board)
     parts = assemble(config, names, args.sample_hz)
-    registry = parts.registry
     try:
         web = load_web_config(args.web_config)
     except WebConfigError as exc:
         raise UsageError(str(exc)) from exc
     host, port = parse_listen(args.listen)
     try:
-        server = ExporterServer((host, port), registry, web, landing_page(board.model or board.family, names))
+        server = ExporterServer(
+            (host, port), parts.scrapes, web, landing_page(board.model or board.family, names)
+        )
     except OSError as exc:
         why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise UsageError(f"--listen {args.listen}: {why}") from exc
-    return server, board, names, parts.integrator
+    return server, board, names, parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        server, board, names, integrator = build(args)
+        server, board, names, parts = build(args)
     except UsageError as exc:
         print(f"exporter: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -257,8 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    integrator.start()  # it logs each rail as it first reads it
+    parts.start()
     server.serve_forever()
-    integrator.stop()
+    parts.stop()
     server.server_close()
     return 0

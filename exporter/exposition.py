@@ -9,8 +9,10 @@ metrics`` runs on it in the tests), with Go-compatible special values.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SUFFIXED = {"counter": "_total"}
@@ -30,8 +32,13 @@ def _number(value: float) -> str:
 
 def render(registry: CollectorRegistry) -> bytes:
     """One scrape of ``registry`` as text exposition."""
+    return render_families(registry.collect())
+
+
+def render_families(families: Iterable[Metric]) -> bytes:
+    """``families`` as text exposition."""
     out: list[str] = []
-    for family in registry.collect():
+    for family in families:
         name = family.name + _SUFFIXED.get(family.type, "")
         kind = family.type if family.type in ("counter", "gauge", "histogram", "summary") else "untyped"
         text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")

@@ -67,6 +67,7 @@ class SourceStats:
     latest: tuple[float, list[PowerReading]] | None = None  # (when, readings) of the last good sample
 
 
+FIRST_SAMPLE_WAIT = 1.0  # seconds start() waits for each source's first sample
 IDLE_RETRY = 30.0  # seconds between reads of a source that has nothing to integrate (yet)
 
 
@@ -169,6 +170,10 @@ class Integrator:
             stats.next_due = max(stats.next_due + period, self.clock())
             self._stop.wait(max(stats.next_due - self.clock(), 0.0))
 
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
+
     def start(self) -> None:
         if self._threads:
             return
@@ -176,6 +181,10 @@ class Integrator:
             thread = threading.Thread(target=self.run, args=(s,), name=f"power-sampler-{s.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # the first scrape serves every source's first sample (a vcgencmd one takes ~20 ms)
+        deadline = self.clock() + FIRST_SAMPLE_WAIT
+        while any(st.samples == 0 for st in self.stats.values()) and self.clock() < deadline:
+            time.sleep(0.005)
 
     def stop(self) -> None:
         self._stop.set()

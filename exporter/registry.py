@@ -6,11 +6,8 @@ so one broken sensor never breaks a scrape, and its health is itself a metric
 Families that several collectors fill (temperatures from thermal zones and hwmon) are merged
 by name, so the exposition has each name once.
 
-Collectors that wait on a child process (the Pi's ``vcgencmd``, a fork each) run on threads of
-their own, started for the scrape, while the sysfs collectors run in line: their waits overlap
-each other and the rest of the scrape instead of adding up. The threads are per scrape, so
-concurrent scrapes never queue behind one wedged vcgencmd, and daemons, so an exit never waits
-for one. Results are merged in collector order either way.
+Every collector runs in line: none forks at scrape time (the Pi's ``vcgencmd`` readings are
+taken by the Poller and the power sampler on threads of their own, exporter/poller.py).
 """
 
 from __future__ import annotations
@@ -18,14 +15,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 
 from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.exposition import render, render_families
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 log = logging.getLogger(__name__)
+
+
+class UnknownCollector(ValueError):
+    """A ``collect[]`` name that is not one of the enabled collectors (HTTP 400)."""
 
 
 class EdgeCollector:
@@ -71,7 +73,18 @@ class EdgeCollector:
         trace = exc if exc is not None and log.isEnabledFor(logging.DEBUG) else None
         log.log(level, "collector %s %s", name, message, exc_info=trace)
 
-    def collect(self) -> Iterator[Metric]:
+    def names(self) -> list[str]:
+        return [c.name for c in self.collectors]
+
+    def collect(self, only: Collection[str] | None = None) -> Iterator[Metric]:
+        """One scrape of every collector, or of those named in ``only`` (``/metrics?collect[]=``,
+        node_exporter's filter: the runner's edge reads ask for the energy collectors alone);
+        a name this exporter does not run is an UnknownCollector."""
+        if only is not None and (unknown := sorted(set(only) - set(self.names()))):
+            runs = ", ".join(self.names())
+            raise UnknownCollector(
+                f"collect[]={unknown[0]}: not a collector this exporter runs (it runs: {runs})"
+            )
         merged: dict[str, Metric] = {}
         labels = ["collector"]
         success = GaugeMetricFamily(
@@ -85,21 +98,10 @@ class EdgeCollector:
             "Sensor readings that failed (unreadable, empty, garbage) or collector failures.",
             labels=labels,
         )
-        results: dict[str, tuple[list[Metric], bool, int, float]] = {}
-        threads = [
-            threading.Thread(target=lambda c=c: results.__setitem__(c.name, self._timed(c)), daemon=True)
-            for c in self.collectors
-            if c.waits_on_process
-        ]
-        for thread in threads:
-            thread.start()
-        for c in self.collectors:
-            if not c.waits_on_process:
-                results[c.name] = self._timed(c)
-        for thread in threads:
-            thread.join()
         for collector in self.collectors:
-            families, ok, failed, took = results[collector.name]
+            if only is not None and collector.name not in only:
+                continue
+            families, ok, failed, took = self._timed(collector)
             duration.add_metric([collector.name], took)
             success.add_metric([collector.name], 1 if ok else 0)
             with self._lock:
@@ -120,6 +122,20 @@ class EdgeCollector:
 
 def build_registry(collectors: Sequence[Collector]) -> CollectorRegistry:
     """A fresh registry (not the global one) holding only our wrapper."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(EdgeCollector(collectors))
-    return registry
+    return Scrapes(collectors).registry
+
+
+class Scrapes:
+    """The pages ``/metrics`` serves: the whole registry, or only the named collectors."""
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.edge = EdgeCollector(collectors)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.edge)
+
+    def page(self, only: Collection[str] | None = None) -> bytes:
+        """The text exposition; with ``only``, those collectors' families and their health, without
+        the exporter's own process metrics (raises UnknownCollector)."""
+        if only is None:
+            return render(self.registry)
+        return render_families(self.edge.collect(only))

@@ -15,12 +15,11 @@ import socket
 import ssl
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
-
-from prometheus_client import CollectorRegistry
+from urllib.parse import parse_qs, urlsplit
 
 from edgemeter.exporter import __version__
-from edgemeter.exporter.exposition import CONTENT_TYPE, render
+from edgemeter.exporter.exposition import CONTENT_TYPE
+from edgemeter.exporter.registry import Scrapes, UnknownCollector
 from edgemeter.exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -33,12 +32,12 @@ class ExporterServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        registry: CollectorRegistry,
+        scrapes: Scrapes,
         web: WebConfig,
         landing: Callable[[], str],
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.registry = registry
+        self.scrapes = scrapes
         self.web = web
         self.landing = landing
         super().__init__(address, MetricsHandler)
@@ -64,13 +63,18 @@ class MetricsHandler(BaseHTTPRequestHandler):
         if not web.auth.check(self.headers.get("Authorization")):
             self._send(401, b"Unauthorized\n", "text/plain", {"WWW-Authenticate": 'Basic realm="edgemeter"'})
             return
-        path = urlsplit(self.path).path
-        if path == "/metrics":
+        url = urlsplit(self.path)
+        if url.path == "/metrics":
             # Always the text format, as node_exporter does by default: OpenMetrics would cost
             # more per scrape and our families gain nothing from it.
-            body = render(self.server.registry)
+            only = parse_qs(url.query).get("collect[]")
+            try:
+                body = self.server.scrapes.page(only)
+            except UnknownCollector as exc:
+                self._send(400, f"{exc}\n".encode(), "text/plain")
+                return
             self._send(200, body, CONTENT_TYPE, gzip_ok="gzip" in self.headers.get("Accept-Encoding", ""))
-        elif path == "/":
+        elif url.path == "/":
             self._send(200, self.server.landing().encode(), "text/html; charset=utf-8")
         else:
             self._send(404, b"Not Found: try /metrics\n", "text/plain")

@@ -18,10 +18,12 @@ import http.client
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.exporter.collectors import EDGE_READ
 from edgemeter.runner.backends.http_stream import split_credentials
 
 TIMEOUT = 2.0
@@ -30,12 +32,17 @@ TIMEOUT = 2.0
 class ExporterError(Exception):
     """The exporter could not be read: one line naming the URL and why."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status it answered, if it answered
+
 
 @dataclass(frozen=True)
 class ExporterPage:
     energy: dict[str, float] = field(default_factory=dict)  # rail key -> joules
     board: dict[str, str] | None = None  # edge_board_info's labels
     input_rail_candidates: tuple[str, ...] = ()
+    collectors: tuple[str, ...] = ()  # the collectors the page has (edge_collector_success)
 
     def input_rail(self) -> str | None:
         """The board's input rail among those this page has energy for (None: the board has none)."""
@@ -47,6 +54,7 @@ def parse_page(text: str) -> ExporterPage:
     found: dict[tuple[str, str], float] = {}
     board: dict[str, str] | None = None
     ranked: list[tuple[int, str]] = []
+    collectors: list[str] = []
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "edge_energy_joules_total":
@@ -55,27 +63,55 @@ def parse_page(text: str) -> ExporterPage:
                 board = dict(s.labels)
             elif s.name == "edge_board_input_rail_info" and s.labels.get("rank", "").isdigit():
                 ranked.append((int(s.labels["rank"]), s.labels.get("rail", "")))
+            elif s.name == "edge_collector_success":
+                collectors.append(s.labels.get("collector", ""))
     names = [rail for _, rail in found]
     energy = {
         (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
     }
-    return ExporterPage(energy, board, tuple(rail for _, rail in sorted(ranked)))
+    return ExporterPage(energy, board, tuple(rail for _, rail in sorted(ranked)), tuple(collectors))
+
+
+def filtered(url: str, collectors: tuple[str, ...]) -> str:
+    """``url`` asking only for ``collectors`` (node_exporter's ``collect[]`` parameter)."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode([("collect[]", c) for c in collectors])) if q)
+    return urlunsplit(parts._replace(query=query))
 
 
 class ExporterClient:
+    """Reads the exporter: the whole page first, then, once its collectors are known, only the
+    energy collectors and the board (``EDGE_READ``): an edge read then neither pays for a full
+    scrape nor disturbs the board with one at the instant a prompt starts or ends."""
+
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self.url, self._auth = split_credentials(url)
         self.timeout = timeout
+        self._edge_url: str | None = None
 
     def read(self) -> ExporterPage:
-        request = urllib.request.Request(
-            self.url, headers={"Authorization": self._auth} if self._auth else {}
-        )
+        if self._edge_url is None:
+            page = self._read(self.url)
+            wanted = tuple(c for c in EDGE_READ if c in page.collectors)
+            if wanted and len(wanted) < len(page.collectors):
+                self._edge_url = filtered(self.url, wanted)
+            return page
+        try:
+            return self._read(self._edge_url)
+        except ExporterError as exc:
+            if exc.status != 400:
+                raise
+            # a restarted exporter that runs other collectors: learn them again from a whole page
+            self._edge_url = None
+            return self.read()
+
+    def _read(self, url: str) -> ExporterPage:
+        request = urllib.request.Request(url, headers={"Authorization": self._auth} if self._auth else {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as r:
                 text = r.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
-            raise ExporterError(f"exporter {self.url} answered {exc.code} {exc.reason}") from exc
+            raise ExporterError(f"exporter {self.url} answered {exc.code} {exc.reason}", exc.code) from exc
         except urllib.error.URLError as exc:
             raise ExporterError(f"exporter {self.url}: {exc.reason}") from exc
         except http.client.IncompleteRead as exc:

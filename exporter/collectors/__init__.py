@@ -43,3 +43,6 @@ COLLECTORS: dict[str, type[Collector]] = {
         GpuLoadCollector,
     )
 }
+
+# what a prompt's edge read needs: the energy counters, and the board with its input-rail candidates
+EDGE_READ = ("board_info", *(name for name, c in COLLECTORS.items() if c.serves_energy))

@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 from prometheus_client.core import Metric
 
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.poller import Poller
 from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.vcgencmd import Vcgencmd
@@ -27,8 +28,11 @@ class Collector(ABC):
     name: ClassVar[str]
     default_enabled: ClassVar[bool] = True
     help: ClassVar[str] = ""
-    # it waits on a child process (vcgencmd): the registry runs it beside the others, not in line
-    waits_on_process: ClassVar[bool] = False
+    # it serves edge_energy_joules_total: what the runner's edge reads ask for (collect[]=)
+    serves_energy: ClassVar[bool] = False
+    # it forks (vcgencmd): poll() is run on the exporter's Poller thread, never by a scrape
+    polled: ClassVar[bool] = False
+    poller: Poller | None = None  # attached by the CLI's assemble()
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -36,6 +40,17 @@ class Collector(ABC):
     @abstractmethod
     def update(self, rlog: ReadLog) -> Iterable[Metric]:
         """Read the sensors now and return this scrape's metric families."""
+
+    def poll(self) -> object:
+        """The reading that forks (collectors with ``polled``): the Poller's step."""
+        raise NotImplementedError
+
+    def latest(self) -> object:
+        """``poll()``'s latest result from the Poller thread; polled in line where none runs
+        (a one-off read: tests, ``exporter capture``)."""
+        if self.poller is None or not self.poller.running:
+            return self.poll()
+        return self.poller.latest(self.name)
 
     def vcgencmd(self) -> Vcgencmd:
         """The Pi firmware tool as configured (raises NoData from its calls when absent)."""

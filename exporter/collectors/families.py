@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from edgemeter.exporter.poller import POLL_PERIOD
+
 
 def temperature() -> GaugeMetricFamily:
     return GaugeMetricFamily(
@@ -23,7 +25,8 @@ def cpu_frequency() -> GaugeMetricFamily:
         "edge_cpu_frequency_hertz",
         "Current CPU frequency: cpufreq scaling_cur_freq per cpu (source=cpufreq), or the clock the "
         "Raspberry Pi firmware measures on the ARM cores, which cpufreq cannot see throttled "
-        "(vcgencmd measure_clock arm, source=firmware, cpu empty: one clock for all cores).",
+        "(vcgencmd measure_clock arm, source=firmware, cpu empty: one clock for all cores; polled every "
+        f"{POLL_PERIOD:g} s in the background, at most two periods plus --vcgencmd-timeout old).",
     )
 
 
@@ -36,7 +39,8 @@ def power() -> GaugeMetricFamily:
     return GaugeMetricFamily(
         "edge_power_watts",
         "Instantaneous power per rail: INA3221 (bus V x A, or the Nano's in_power mW), hwmon power*_input, "
-        "Pi 5 PMIC (V x A per rail, rail=total their sum), NVML power usage.",
+        "Pi 5 PMIC (V x A per rail, rail=total their sum; vcgencmd, so read by the power sampler in the "
+        "background and served at most two sample periods old), NVML power usage.",
     )
 
 

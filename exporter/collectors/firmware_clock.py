@@ -15,12 +15,15 @@ from edgemeter.exporter.sensors.sysfs import ReadLog
 
 class FirmwareClockCollector(Collector):
     name = "firmware_clock"
-    waits_on_process = True
+    polled = True
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "ARM clock measured by the Pi firmware (vcgencmd measure_clock arm)"
 
+    def poll(self) -> float:
+        return self.vcgencmd().arm_clock_hertz()
+
     def update(self, rlog: ReadLog) -> list[Metric]:
-        hertz = self.vcgencmd().arm_clock_hertz()
+        hertz = self.latest()
         current = families.cpu_frequency()
         families.add(current, hertz, cpu="", source="firmware")
         return [current]

@@ -14,7 +14,6 @@ SOURCE = "pmic"
 
 class PmicCollector(PowerCollector):
     name = "pmic"
-    waits_on_process = True
     default_enabled = False  # on by the Raspberry Pi board profile
     # Each sample starts vcgencmd (fork + exec + a firmware mailbox call): at 2 Hz that costs about
     # 0.5 % of a core (benchmarks/sampler.py); faster would make the monitor perturb the board.

@@ -21,6 +21,7 @@ from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
 class PowerCollector(Collector):
+    serves_energy = True  # integrated by the sampler
     max_sample_hz: ClassVar[float | None] = None  # sources slower than --sample-hz allows (vcgencmd)
     integrator: Integrator | None = None  # attached by the CLI when the sampler starts
 
@@ -29,11 +30,16 @@ class PowerCollector(Collector):
         """Read every rail now (raises NoData when the board has none); also the sampler's step."""
 
     def update(self, rlog: ReadLog) -> list[Metric]:
-        if self.max_sample_hz is not None and self.integrator is not None:
-            # a slow source (vcgencmd): serve the sampler's reading, at most two periods old
+        if self.max_sample_hz is not None and self.integrator is not None and self.integrator.running:
+            # a source that forks (vcgencmd): the sampler's reading, at most two periods old; a
+            # scrape never forks for it
             cached = self.integrator.latest(self.name)
             if cached is not None:
                 return self.power_families(cached)
+            if self.integrator.stats[self.name].samples == 0:
+                raise NoData(f"{self.name}: not sampled yet")
+            rlog.error(self.name, f"no reading in the last {2 * self.integrator.period(self.name):g} s")
+            return self.sampler_families()
         try:
             readings = self.read_power(rlog)
         except Exception as exc:

@@ -36,6 +36,7 @@ JITTER_UJ = 1_000_000
 
 class RaplCollector(Collector):
     name = "rapl"
+    serves_energy = True
     help = "Intel/AMD RAPL energy per zone (class/powercap/intel-rapl:*)"
 
     def __init__(self, config: Config) -> None:

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.poller import POLL_PERIOD
 from edgemeter.exporter.sensors.sysfs import ReadLog
-from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS, read_throttled_sysfs
+from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS, Throttled, read_throttled_sysfs
 
 
 class ThrottledCollector(Collector):
     name = "throttled"
-    waits_on_process = True
+    polled = True  # vcgencmd only where the kernel lacks the sysfs attribute
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
 
+    def poll(self) -> Throttled | None:
+        """vcgencmd's flags where the kernel has no sysfs attribute; None (no fork) where it has."""
+        if read_throttled_sysfs(self.config.sysfs, ReadLog()) is not None:
+            return None
+        return self.vcgencmd().throttled()
+
     def update(self, rlog: ReadLog) -> list[Metric]:
-        state = read_throttled_sysfs(self.config.sysfs, rlog)
+        state = read_throttled_sysfs(self.config.sysfs, rlog)  # read now: a file, no fork
         if state is None:
-            state = self.vcgencmd().throttled()
+            state = self.latest()
+            if state is None:  # the attribute went away since the last poll: served next time
+                raise NoData("get_throttled: no sysfs attribute and no vcgencmd reading yet")
         flags = GaugeMetricFamily(
             "edge_throttled",
-            "Firmware throttling flag, 0/1 (get_throttled bits 0-3 now, 16-19 since boot; the firmware "
-            "driver's sysfs attribute, else vcgencmd).",
+            "Firmware throttling flag, 0/1 (get_throttled bits 0-3 now, 16-19 since boot): the firmware "
+            f"driver's sysfs attribute, read at scrape time; else vcgencmd, polled every {POLL_PERIOD:g} s "
+            "in the background, at most two periods plus --vcgencmd-timeout old.",
             labels=["condition", "window"],
         )
         for condition in THROTTLE_BITS:
