@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from edgemeter.exporter.boards.detect import detect
+from edgemeter.exporter.boards.detect import Board, detect
 from edgemeter.exporter.collectors.base import Collector
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -13,8 +13,15 @@ class BoardInfoCollector(Collector):
     name = "board_info"
     help = "Board family, model, SoC and kernel (device tree, DMI, osrelease)"
 
+    _board: Board | None = None  # read whole once: a board's identity does not change while it runs
+
     def update(self, rlog: ReadLog) -> list[Metric]:
-        board = detect(self.config.sysfs, self.config.procfs, rlog)
+        board = self._board
+        if board is None:
+            errors = len(rlog.errors)
+            board = detect(self.config.sysfs, self.config.procfs, rlog)
+            if len(rlog.errors) == errors:
+                self._board = board
         info = GaugeMetricFamily(
             "edge_board_info",
             "Board identity, always 1: model from /proc/device-tree/model or DMI product_name, SoC from "
