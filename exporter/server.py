@@ -3,26 +3,41 @@
 Our own small server rather than prometheus_client's ``start_http_server`` because we need
 basic auth, a landing page, and HTTP/1.1 keep-alive (Prometheus keeps its scrape connection
 open; a new TCP+TLS handshake per scrape would cost the measured board more than the scrape).
-One thread per connection, so concurrent scrapes never wait on each other.
+One thread per connection, so concurrent scrapes never wait on each other; the connections are
+bounded and every request has a deadline (exporter/connections.py), so no client can hold the
+server. TLS is set up in the connection's own thread, after a look at the first byte: a plain
+HTTP request to the TLS port gets a plain 400 saying so, as Go's servers answer it.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import html
 import logging
+import select
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from edgemeter.exporter import __version__
+from edgemeter.exporter.connections import REQUEST_DEADLINE, Connections
 from edgemeter.exporter.exposition import CONTENT_TYPE
 from edgemeter.exporter.registry import Scrapes, UnknownCollector
 from edgemeter.exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
+
+
+MAX_BODY = 64 * 1024  # a request body up to this is read and dropped; a larger one ends the connection
+NOT_TLS = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+    b"Client sent an HTTP request to an HTTPS server.\n"
+)
+TLS_HANDSHAKE = 0x16  # the first byte of every TLS record that opens a connection (a ClientHello)
 
 
 class ExporterServer(ThreadingHTTPServer):
@@ -35,15 +50,37 @@ class ExporterServer(ThreadingHTTPServer):
         scrapes: Scrapes,
         web: WebConfig,
         landing: Callable[[], str],
+        connections: Connections | None = None,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.scrapes = scrapes
         self.web = web
         self.landing = landing
+        self.connections = connections if connections is not None else Connections()
         super().__init__(address, MetricsHandler)
-        if web.tls is not None:
-            # Handshake lazily in the connection's own thread, not in the accept loop.
-            self.socket = web.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                # out of file descriptors: free one rather than spin on a listener that stays readable
+                self.connections.make_room(force=True)
+                time.sleep(0.01)
+            raise
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        self.connections.make_room()
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        self.connections.remove(request)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Run by serve_forever's loop at least every 0.5 s: close connections past their deadline."""
+        self.connections.sweep()
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -54,11 +91,89 @@ class MetricsHandler(BaseHTTPRequestHandler):
     # Headers and body go out as two writes; with Nagle on, a kept-alive client's delayed ACK
     # would add ~40 ms to every scrape.
     disable_nagle_algorithm = True
-    timeout = 60  # idle keep-alive connections are closed after a minute
+    timeout = REQUEST_DEADLINE  # each read or write; the whole request's deadline is the sweep's
     server: ExporterServer
     server_version = f"edgemeter-exporter/{__version__}"
+    _not_tls = False
+    _requests = 0
+
+    def setup(self) -> None:
+        tls = self.server.web.tls
+        if tls is not None:
+            raw = self.request
+            raw.settimeout(self.timeout)
+            try:
+                first = raw.recv(1, socket.MSG_PEEK)
+            except OSError:
+                first = b""
+            if first and first[0] != TLS_HANDSHAKE:
+                self._not_tls = True
+            else:
+                # the handshake, bounded like a request; the TLS socket takes over the descriptor
+                self.request = tls.wrap_socket(raw, server_side=True)
+                self.server.connections.replace(raw, self.request)
+        super().setup()
+
+    def handle(self) -> None:
+        if self._not_tls:
+            self.wfile.write(NOT_TLS)
+            return
+        super().handle()
+
+    def finish(self) -> None:
+        super().finish()
+        if isinstance(self.request, ssl.SSLSocket):  # the raw socket the server closes gave its fd away
+            self.server.connections.remove(self.request)
+            self.request.close()
+
+    def _request_waiting(self) -> bool:
+        """Whether the next request's first byte is here (buffered or on the socket), without blocking."""
+        sock = self.connection
+        sock.setblocking(False)
+        try:
+            return bool(self.rfile.peek(1))
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        finally:
+            sock.settimeout(self.timeout)
+
+    def handle_one_request(self) -> None:
+        conns = self.server.connections
+        try:
+            if self._requests:  # kept alive: idle until the next request's first byte
+                conns.idle(self.connection)
+                if not self._request_waiting():
+                    waiting = select.poll()
+                    waiting.register(self.connection, select.POLLIN | select.POLLPRI)
+                    if not waiting.poll(conns.idle_timeout * 1000):
+                        self.close_connection = True
+                        return
+                conns.reading(self.connection)
+            self._requests += 1
+            super().handle_one_request()
+        except (ssl.SSLError, ConnectionError, TimeoutError, ValueError):
+            self.close_connection = True
+
+    def _drain_body(self) -> bool:
+        """Read and drop a request's body so the next request starts where it should; False (the
+        connection ends after the answer) for a body too large or of unknown length."""
+        if self.headers.get("Transfer-Encoding"):
+            return False
+        length = self.headers.get("Content-Length", "0").strip() or "0"
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return False
+        remaining = int(length)
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 16384))
+            if not chunk:
+                return False
+            remaining -= len(chunk)
+        return True
 
     def do_GET(self) -> None:
+        if not self._drain_body():
+            self.close_connection = True
+        self.server.connections.answering(self.connection)
         web = self.server.web
         if not web.auth.check(self.headers.get("Authorization")):
             self._send(401, b"Unauthorized\n", "text/plain", {"WWW-Authenticate": 'Basic realm="edgemeter"'})
@@ -97,12 +212,6 @@ class MetricsHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ssl.SSLError, ConnectionError, TimeoutError):
-            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)

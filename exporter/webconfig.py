@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -38,40 +39,74 @@ class WebConfigError(Exception):
     """A web-config problem worth one line to the user."""
 
 
+# a bcrypt hash as htpasswd -B and Go's bcrypt write it: $2a$/$2b$/$2y$, two-digit cost, 53 chars
+_BCRYPT = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+MIN_COST = 10  # exporter-toolkit's documented `htpasswd -nBC 10`; cheaper hashes fall to a GPU in hours
+BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; htpasswd and Go's bcrypt ignore the rest too
+_CACHE_SIZE = 4096
+
+
+def bcrypt_cost(hashed: str) -> int | None:
+    """The cost of a well-formed bcrypt hash, else None."""
+    m = _BCRYPT.match(hashed)
+    return int(m.group(1)) if m else None
+
+
 @dataclass
 class BasicAuth:
-    """Checks ``Authorization: Basic`` headers against bcrypt hashes.
+    """Checks ``Authorization: Basic`` headers against bcrypt hashes, as exporter-toolkit does.
 
-    bcrypt is deliberately slow (~0.1 s at cost 10), far too slow for every 1 s scrape, so a
-    verified credential is remembered by its SHA-256, as exporter-toolkit does.
+    bcrypt is deliberately slow (~0.1 s at cost 10, more on a Pi), far too slow for every 1 s
+    scrape and an easy lever for a password flood, so: every result, failed or not, is remembered
+    by the SHA-256 of the header (an authorised scrape is a dictionary lookup after its first);
+    bcrypt runs one check at a time (a flood takes one core, never every core); and an unknown
+    user is checked against a dummy hash of the same cost, so the answer's timing does not tell
+    which users exist.
     """
 
     users: dict[str, bytes]
-    _verified: set[bytes] = field(default_factory=set)
+    _dummy: bytes = b""
+    _verified: set[bytes] = field(default_factory=set)  # never evicted: as many as valid credentials
+    _failed: set[bytes] = field(default_factory=set)  # bounded: a flood of guesses starts it over
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _bcrypt: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.users and not self._dummy:
+            cost = max(bcrypt_cost(h.decode()) or MIN_COST for h in self.users.values())
+            self._dummy = bcrypt.hashpw(b"edgemeter: no such user", bcrypt.gensalt(rounds=cost))
 
     def check(self, header: str | None) -> bool:
         if not self.users:
             return True
-        if not header or not header.startswith("Basic "):
+        scheme, _, encoded = (header or "").strip().partition(" ")
+        if scheme.lower() != "basic":  # the scheme is case-insensitive (RFC 9110)
             return False
         try:
-            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+            user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
-        hashed = self.users.get(user)
-        if hashed is None:
+        if not sep:
             return False
-        key = hashlib.sha256(hashed + b"\0" + password.encode()).digest()
+        # a set lookup of a SHA-256 over the credentials leaks nothing usable by its timing
+        key = hashlib.sha256(user.encode() + b"\0" + password.encode()).digest()
         with self._lock:
-            # a set lookup of a SHA-256 over hash and password leaks nothing usable by its timing
             if key in self._verified:
                 return True
-        if not bcrypt.checkpw(password.encode(), hashed):
-            return False
+            if key in self._failed:
+                return False
+        hashed = self.users.get(user)
+        with self._bcrypt:
+            matches = bcrypt.checkpw(password.encode()[:BCRYPT_MAX_BYTES], hashed or self._dummy)
+        ok = matches and hashed is not None
         with self._lock:
-            self._verified.add(key)
-        return True
+            if ok:
+                self._verified.add(key)
+            else:
+                if len(self._failed) >= _CACHE_SIZE:
+                    self._failed.clear()
+                self._failed.add(key)
+        return ok
 
 
 @dataclass(frozen=True)
@@ -121,37 +156,76 @@ def _tls_context(tls: dict, base: str, path: str) -> ssl.SSLContext:
     return ctx
 
 
+def _mapping(value: object, path: str, key: str) -> dict:
+    """A section that must be a mapping (or absent)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WebConfigError(f"--web-config {path}: {key} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _users(section: dict, path: str) -> dict[str, bytes]:
+    hashes = {}
+    for user, hashed in section.items():
+        cost = bcrypt_cost(hashed) if isinstance(hashed, str) else None
+        if cost is None:
+            raise WebConfigError(
+                f"--web-config {path}: basic_auth_users.{user} is not a bcrypt hash "
+                "($2y$10$ and 53 characters, as htpasswd -nBC 10 USER writes)"
+            )
+        if cost < MIN_COST:
+            raise WebConfigError(
+                f"--web-config {path}: basic_auth_users.{user} has bcrypt cost {cost}, below {MIN_COST} "
+                f"(too cheap to guard a password): make it with htpasswd -nBC {MIN_COST} {user}"
+            )
+        hashes[str(user)] = hashed.encode()
+    return hashes
+
+
+def _headers(section: dict, path: str) -> dict[str, str]:
+    headers = {}
+    for name, value in _mapping(section.get("headers"), path, "http_server_config.headers").items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise WebConfigError(f"--web-config {path}: header {name} must be a string")
+        text, key = str(value), str(name)
+        if any(c in text + key for c in "\r\n\0") or not key or ":" in key:
+            raise WebConfigError(
+                f"--web-config {path}: header {key!r} has a line break, NUL or colon in its name or value"
+            )
+        headers[key] = text
+    return headers
+
+
 def load_web_config(path: str | None) -> WebConfig:
-    """Parse the file; no file means plain HTTP without auth."""
+    """Parse the file; no file means plain HTTP without auth. Every problem is a WebConfigError
+    of one line naming the file (and the key)."""
     if path is None:
         return WebConfig(tls=None, auth=BasicAuth({}))
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+            data = yaml.safe_load(f)
     except OSError as exc:
         raise WebConfigError(f"--web-config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise WebConfigError(f"--web-config {path}: not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise WebConfigError(f"--web-config {path}{where}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise WebConfigError(f"--web-config {path}: expected a mapping at the top level")
+    data = _mapping(data, path, "the top level")
     unknown = set(data) - {"tls_server_config", "basic_auth_users", "http_server_config"}
     if unknown:
-        raise WebConfigError(f"--web-config {path}: unknown key {sorted(unknown)[0]!r}")
+        raise WebConfigError(f"--web-config {path}: unknown key {sorted(unknown, key=str)[0]!r}")
     base = os.path.dirname(os.path.abspath(path))
-    tls = _tls_context(data["tls_server_config"], base, path) if data.get("tls_server_config") else None
-    users = data.get("basic_auth_users") or {}
-    if not isinstance(users, dict):
-        raise WebConfigError(f"--web-config {path}: basic_auth_users must map user names to bcrypt hashes")
-    hashes = {}
-    for user, hashed in users.items():
-        if not isinstance(hashed, str) or not hashed.startswith("$2"):
-            raise WebConfigError(f"--web-config {path}: basic_auth_users.{user} is not a bcrypt hash")
-        hashes[str(user)] = hashed.encode()
-    http = data.get("http_server_config") or {}
-    if not isinstance(http, dict) or set(http) - {"headers", "http2"}:
+    tls_section = _mapping(data.get("tls_server_config"), path, "tls_server_config")
+    for key, value in tls_section.items():
+        if not isinstance(value, str):
+            raise WebConfigError(f"--web-config {path}: tls_server_config.{key} must be a string")
+    tls = _tls_context(tls_section, base, path) if tls_section else None
+    users = _users(_mapping(data.get("basic_auth_users"), path, "basic_auth_users"), path)
+    http = _mapping(data.get("http_server_config"), path, "http_server_config")
+    if set(http) - {"headers", "http2"}:
         raise WebConfigError(f"--web-config {path}: http_server_config supports only 'headers' and 'http2'")
     # http2: true is the toolkit's default; this server speaks HTTP/1.1, which every scraper accepts
-    headers = {str(k): str(v) for k, v in (http.get("headers") or {}).items()}
-    return WebConfig(tls=tls, auth=BasicAuth(hashes), headers=headers)
+    return WebConfig(tls=tls, auth=BasicAuth(users), headers=_headers(http, path))

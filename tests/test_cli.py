@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import socket
 import ssl
 import subprocess
@@ -65,12 +64,24 @@ def test_port_in_use() -> None:
         assert "address already in use" in run_fail(*ROOTS, "--listen", f"127.0.0.1:{port}")
 
 
+CHEAP = bcrypt.hashpw(b"x", bcrypt.gensalt(rounds=4)).decode()
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
         ("tls_server_config: [\n", "not valid YAML"),
         ("basic_auth_user:\n  alice: x\n", "unknown key 'basic_auth_user'"),
         ("basic_auth_users:\n  alice: plaintext\n", "not a bcrypt hash"),
+        ("basic_auth_users:\n  alice: $2y$10$short\n", "basic_auth_users.alice is not a bcrypt hash"),
+        (f"basic_auth_users:\n  alice: '{CHEAP}'\n", "bcrypt cost 4, below 10"),
+        ("basic_auth_users: [alice]\n", "basic_auth_users must be a mapping, not list"),
+        ("tls_server_config: yes\n", "tls_server_config must be a mapping, not bool"),
+        ("tls_server_config:\n  cert_file: [a]\n", "tls_server_config.cert_file must be a string"),
+        ("http_server_config:\n  headers: [a]\n", "http_server_config.headers must be a mapping"),
+        ("http_server_config:\n  headers:\n    X-A: {b: 1}\n", "header X-A must be a string"),
+        ('http_server_config:\n  headers:\n    X-A: "a\\r\\nSet-Cookie: b"\n', "has a line break"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
         ("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", "cannot load"),
         ("tls_server_config:\n  cert_file: a\n", "needs cert_file and key_file"),
     ],
@@ -80,6 +91,13 @@ def test_bad_web_config(tmp_path: Path, text: str, needle: str) -> None:
     path.write_text(text)
     line = run_fail(*ROOTS, "--web-config", str(path))
     assert needle in line and str(path) in line
+
+
+def test_a_web_config_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_bytes(b"basic_auth_users:\n  \xff\xfe: x\n")
+    line = run_fail(*ROOTS, "--web-config", str(path))
+    assert "not UTF-8 text" in line and str(path) in line
 
 
 def test_collector_flags_select_collectors(pi5) -> None:
@@ -129,7 +147,7 @@ def make_cert(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_tls_and_basic_auth(tmp_path: Path, pi5) -> None:
     cert, key = make_cert(tmp_path)
-    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10)).decode()
     web = tmp_path / "web.yml"
     web.write_text(
         f"tls_server_config:\n  cert_file: {cert.name}\n  key_file: {key.name}\n"
@@ -160,6 +178,9 @@ def test_tls_and_basic_auth(tmp_path: Path, pi5) -> None:
         assert fetch("someone", "s3cret") == 401
         assert fetch("prometheus", "s3cret") == 200
         assert fetch("prometheus", "s3cret") == 200  # second time from the verified cache
-        # plain HTTP to the TLS port gets no HTTP answer
-        with pytest.raises((urllib.error.URLError, http.client.HTTPException, ConnectionError)):
+        # plain HTTP to the TLS port: a plain 400 saying so, as Go's servers answer, not silence
+        with pytest.raises(urllib.error.HTTPError) as info:
             get(f"http://127.0.0.1:{port}/metrics", timeout=3)
+        assert info.value.code == 400
+        assert info.value.read() == b"Client sent an HTTP request to an HTTPS server.\n"
+        assert fetch("prometheus", "s3cret") == 200  # and TLS still answers

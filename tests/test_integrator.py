@@ -123,7 +123,7 @@ def test_a_slow_source_never_delays_another() -> None:
     before = fast.reads
     time.sleep(1.0)
     integ.stop()
-    assert 15 <= fast.reads - before <= 23  # one thread for both would have given ~8 (0.3 s lost per wedged read)
+    assert 15 <= fast.reads - before <= 23  # one thread for both: ~8 (0.3 s lost per wedged read)
 
 
 # --- end to end: the real exporter, a sensor file changed on a known schedule ----------------

@@ -40,7 +40,7 @@ def test_latest_before_during_and_after_staleness() -> None:
     clock.now += 2.3  # two periods plus the timeout: still served
     assert poller.latest("firmware_clock") == 1.5e9
     clock.now += 0.01
-    with pytest.raises(Stale, match="2.3 s old"):
+    with pytest.raises(Stale, match=r"2\.3 s old"):
         poller.latest("firmware_clock")
     assert source.calls == 1  # serving never polls
 
