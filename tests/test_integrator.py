@@ -4,6 +4,7 @@ and end to end, the exporter's energy counter against the exact integral of a kn
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import urllib.request
@@ -153,13 +154,17 @@ def test_energy_counter_matches_the_exact_integral(tmp_path) -> None:
     done = threading.Event()
 
     def drive() -> None:
-        while not done.is_set():
-            t = time.monotonic() - origin
-            k = math.floor(t / step)
-            tmp = chip / "curr1_input.tmp"
-            tmp.write_text(f"{round(profile(k * step) * 1000)}\n")
-            tmp.replace(chip / "curr1_input")
-            done.wait(max((k + 1) * step + origin - time.monotonic(), 0))
+        # in place, as a driver changes its value: one fixed-width pwrite, so a reader never sees
+        # it half-written (the exporter keeps the file open and re-reads it with pread)
+        fd = os.open(chip / "curr1_input", os.O_WRONLY)
+        try:
+            while not done.is_set():
+                t = time.monotonic() - origin
+                k = math.floor(t / step)
+                os.pwrite(fd, f"{round(profile(k * step) * 1000):>6}\n".encode(), 0)
+                done.wait(max((k + 1) * step + origin - time.monotonic(), 0))
+        finally:
+            os.close(fd)
 
     port = free_port()
     roots = ["--sysfs", str(orin.sysfs), "--procfs", str(orin.procfs)]

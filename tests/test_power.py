@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
 from edgemeter.exporter.collectors.rapl import ROOT_ONLY, RaplCollector
 from edgemeter.exporter.sensors import sysfs
 from edgemeter.exporter.sensors.ina3221 import read_ina3221
@@ -55,6 +56,36 @@ def test_ina3221_shunt_channels_and_unused_channels_are_not_rails(orin) -> None:
     (chip / "in1_label").unlink()  # an unlabelled channel is not a rail either
     assert read_ina3221(str(orin.sysfs), rlog) == []
     assert rlog.errors == []
+
+
+@pytest.mark.parametrize("board", ["jetson_orin", "jetson_nano"])
+def test_a_kept_open_rail_is_read_fresh_with_one_syscall_and_found_again_when_it_fails(
+    tmp_path, board: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = BOARDS[board](tmp_path / board)
+    collector = Ina3221Collector(board_config(tree))
+    first = {r.rail: r.watts for r in collector.read_power(ReadLog())}
+    opened: list[str] = []
+    real_open = sysfs.os.open
+    monkeypatch.setattr(sysfs.os, "open", lambda path, *a: opened.append(path) or real_open(path, *a))
+    if board == "jetson_orin":
+        rail, path, text = "VDD_IN", ina_dir(tree) / "curr1_input", "2000\n"
+    else:
+        rail = "POM_5V_IN"
+        path = next((tree.sysfs / "bus/i2c/drivers/ina3221x").glob("*/iio:device0/in_power0_input"))
+        text = "7000\n"
+    path.write_text(text)  # in place, as the driver updates it
+    second = {r.rail: r.watts for r in collector.read_power(ReadLog())}
+    assert opened == []  # a sample is a pread of each kept file: no open, no directory scan
+    assert second[rail] != first[rail] and second[rail] == pytest.approx(
+        5.08 * 2.0 if board == "jetson_orin" else 7.0
+    )
+    path.write_text("garbage\n")  # a failed read: counted, and the rails are searched again
+    rlog = ReadLog()
+    assert rail not in {r.rail for r in collector.read_power(rlog)} and rlog.errors
+    path.write_text(text)
+    assert rail in {r.rail for r in collector.read_power(ReadLog())}
+    assert opened  # searched again after the failure
 
 
 def test_ina3221_iio_driver_on_the_nano(tmp_path) -> None:

@@ -1,17 +1,40 @@
-"""Jetson INA3221 rails: power, voltage and current per rail, plus integrated energy."""
+"""Jetson INA3221 rails: power, voltage and current per rail, plus integrated energy.
+
+The power sampler reads the rails up to ``--sample-hz`` times a second, so the rails' files are
+found once (again every ``RESCAN`` seconds, and after any failed read) and their value files
+kept open: a sample is one ``pread`` per value (exporter/sensors/sysfs.OpenAttributes).
+"""
 
 from __future__ import annotations
 
+import time
+
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
-from edgemeter.exporter.sensors.ina3221 import read_ina3221
+from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors.ina3221 import Channel, ina3221_channels
 from edgemeter.exporter.sensors.power import PowerReading
-from edgemeter.exporter.sensors.sysfs import ReadLog
+from edgemeter.exporter.sensors.sysfs import OpenAttributes, ReadLog
+
+RESCAN = 30.0  # seconds between searches for the rails (a driver that binds late, a relabel)
 
 
 class Ina3221Collector(PowerCollector):
     name = "ina3221"
     help = "Jetson INA3221 rail power (hwmon ina3221, iio ina3221x)"
 
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._files = OpenAttributes()
+        self._channels: tuple[float, list[Channel]] | None = None
+
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
-        return require(read_ina3221(self.config.sysfs, rlog), "no INA3221")
+        found, now = self._channels, time.monotonic()
+        if found is None or now - found[0] > RESCAN:
+            found = (now, require(ina3221_channels(self.config.sysfs, rlog), "no INA3221"))
+            self._channels = found
+        errors = len(rlog.errors)
+        readings = [r for c in found[1] if (r := c.reading(rlog, self._files.number)) is not None]
+        if len(rlog.errors) > errors:
+            self._channels = None  # a rail that failed: search again at the next read
+        return readings

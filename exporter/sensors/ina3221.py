@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import glob
 import os
+from dataclasses import dataclass
+from typing import Protocol
 
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
@@ -24,13 +26,46 @@ RAIL_CHANNELS = (1, 2, 3)  # the INA3221's three bus channels (hwmon numbering)
 NOT_A_RAIL = {"", "NC"}
 
 
-def _hwmon_rails(sysfs: str, rlog: ReadLog) -> list[PowerReading] | None:
+class Number(Protocol):
+    """How a channel's values are read: ``read_number`` once, or ``OpenAttributes.number``."""
+
+    def __call__(
+        self, path: str, rlog: ReadLog, scale: float = 1.0, required: bool = True
+    ) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One rail's files, found once: its values are all a sample reads."""
+
+    rail: str
+    extra: tuple[tuple[str, str], ...]
+    watts: str | None  # iio: the chip's own mW
+    volts: str | None
+    amperes: str | None
+
+    def reading(self, rlog: ReadLog, number: Number = read_number) -> PowerReading | None:
+        if self.watts is not None:  # iio: power is required, V and A are extras
+            watts = number(self.watts, rlog, 0.001)
+            if watts is None:
+                return None
+            volts = number(self.volts, rlog, 0.001, required=False) if self.volts else None
+            amperes = number(self.amperes, rlog, 0.001, required=False) if self.amperes else None
+            return PowerReading(self.rail, "ina3221", watts, volts, amperes, self.extra)
+        volts = number(self.volts, rlog, 0.001) if self.volts else None
+        amperes = number(self.amperes, rlog, 0.001) if self.amperes else None
+        if volts is None or amperes is None:
+            return None
+        return PowerReading(self.rail, "ina3221", volts * amperes, volts, amperes, self.extra)
+
+
+def _hwmon_channels(sysfs: str, rlog: ReadLog) -> list[Channel] | None:
     base = os.path.join(sysfs, "class", "hwmon")
     chips = list_dir(base)
     if chips is None:
         return None
     found = False
-    readings = []
+    channels = []
     for chip in chips:
         path = f"{base}/{chip}"
         if read_text(f"{path}/name", rlog) != "ina3221":
@@ -42,40 +77,49 @@ def _hwmon_rails(sysfs: str, rlog: ReadLog) -> list[PowerReading] | None:
                 continue
             if read_number(f"{path}/in{k}_enable", rlog, required=False) == 0:
                 continue
-            volts = read_number(f"{path}/in{k}_input", rlog, 0.001)
-            amperes = read_number(f"{path}/curr{k}_input", rlog, 0.001)
-            if volts is None or amperes is None:
-                continue
             extra = (("chip", "ina3221"), ("hwmon", chip))
-            readings.append(PowerReading(label.strip(), "ina3221", volts * amperes, volts, amperes, extra))
-    return readings if found else None
+            channels.append(
+                Channel(label.strip(), extra, None, f"{path}/in{k}_input", f"{path}/curr{k}_input")
+            )
+    return channels if found else None
 
 
-def _iio_rails(sysfs: str, rlog: ReadLog) -> list[PowerReading] | None:
+def _iio_channels(sysfs: str, rlog: ReadLog) -> list[Channel] | None:
     devices = sorted(glob.glob(os.path.join(glob.escape(sysfs), "bus/i2c/drivers/ina3221x/*/iio:device*")))
     if not devices:
         return None
-    readings = []
+    channels = []
     for path in devices:
         device = os.path.basename(path)
         for k in range(3):
             rail = read_text(f"{path}/rail_name_{k}", rlog)
             if rail is None or rail in NOT_A_RAIL:
                 continue
-            watts = read_number(f"{path}/in_power{k}_input", rlog, 0.001)
-            if watts is None:
-                continue
-            volts = read_number(f"{path}/in_voltage{k}_input", rlog, 0.001, required=False)
-            amperes = read_number(f"{path}/in_current{k}_input", rlog, 0.001, required=False)
             extra = (("chip", "ina3221x"), ("device", device))
-            readings.append(PowerReading(rail, "ina3221", watts, volts, amperes, extra))
-    return readings
+            channels.append(
+                Channel(
+                    rail,
+                    extra,
+                    f"{path}/in_power{k}_input",
+                    f"{path}/in_voltage{k}_input",
+                    f"{path}/in_current{k}_input",
+                )
+            )
+    return channels
 
 
-def read_ina3221(sysfs: str, rlog: ReadLog) -> list[PowerReading] | None:
-    """Every INA3221 rail on the board; None when the board has no INA3221 (not a Jetson)."""
-    hwmon = _hwmon_rails(sysfs, rlog)
-    iio = _iio_rails(sysfs, rlog)
+def ina3221_channels(sysfs: str, rlog: ReadLog) -> list[Channel] | None:
+    """Every INA3221 rail's files on the board; None when the board has no INA3221 (not a Jetson)."""
+    hwmon = _hwmon_channels(sysfs, rlog)
+    iio = _iio_channels(sysfs, rlog)
     if hwmon is None and iio is None:
         return None
     return (hwmon or []) + (iio or [])
+
+
+def read_ina3221(sysfs: str, rlog: ReadLog) -> list[PowerReading] | None:
+    """Every INA3221 rail's reading now, found and read in one go; None when there is none."""
+    channels = ina3221_channels(sysfs, rlog)
+    if channels is None:
+        return None
+    return [r for c in channels if (r := c.reading(rlog)) is not None]

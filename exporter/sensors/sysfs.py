@@ -19,6 +19,7 @@ import errno
 import logging
 import math
 import os
+import threading
 
 DEFAULT_SYSFS = "/sys"
 DEFAULT_PROCFS = "/proc"
@@ -110,7 +111,10 @@ def read_bytes(path: str, rlog: ReadLog, required: bool = False, whole: bool = F
 
 def read_text(path: str, rlog: ReadLog, required: bool = False, whole: bool = False) -> str | None:
     """An attribute as stripped text (NULs of device-tree strings removed); empty is an error."""
-    data = read_bytes(path, rlog, required, whole)
+    return _text(path, read_bytes(path, rlog, required, whole), rlog)
+
+
+def _text(path: str, data: bytes | None, rlog: ReadLog) -> str | None:
     if data is None:
         return None
     text = data.decode("utf-8", "replace").strip().strip("\0").strip()
@@ -135,7 +139,10 @@ def read_number(path: str, rlog: ReadLog, scale: float = 1.0, required: bool = T
     Sub-unit scales are applied as a division by the integer they invert (54750 / 1000, not
     54750 * 0.001), so kernel values come out as the decimals they are: 5.076 V, not 5.0760000000000005.
     """
-    text = read_text(path, rlog, required)
+    return _scaled(path, read_text(path, rlog, required), rlog, scale)
+
+
+def _scaled(path: str, text: str | None, rlog: ReadLog, scale: float) -> float | None:
     if text is None:
         return None
     value = parse_number(text)
@@ -143,6 +150,47 @@ def read_number(path: str, rlog: ReadLog, scale: float = 1.0, required: bool = T
         rlog.error(path, f"not a number: {text[:40]!r}")
         return None
     return value / round(1 / scale) if scale < 1 else value * scale
+
+
+class OpenAttributes:
+    """Attributes a sampler reads many times a second, kept open and re-read with ``pread`` at
+    offset 0 (sysfs renders a fresh value on every read from the start): one syscall a reading
+    instead of open, read and close. A read that fails closes that file, so a device that went
+    away and came back is opened anew. A lock per file keeps a close from ever meeting a read of
+    a descriptor number the kernel has given to another file meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[threading.Lock, list[int]]] = {}
+        self._lock = threading.Lock()
+
+    def number(self, path: str, rlog: ReadLog, scale: float = 1.0, required: bool = True) -> float | None:
+        """``read_number`` of ``path`` through its kept descriptor."""
+        with self._lock:
+            entry = self._files.get(path)
+            if entry is None:
+                entry = self._files[path] = (threading.Lock(), [-1])
+        lock, fd = entry
+        with lock:
+            try:
+                if fd[0] < 0:
+                    fd[0] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                data: bytes | None = os.pread(fd[0], _ATTR_SIZE, 0)
+            except OSError as exc:
+                if fd[0] >= 0:
+                    os.close(fd[0])
+                    fd[0] = -1
+                _classify(path, exc, rlog, required)
+                data = None
+        return _scaled(path, _text(path, data, rlog), rlog, scale)
+
+    def close(self) -> None:
+        with self._lock:
+            for lock, fd in self._files.values():
+                with lock:
+                    if fd[0] >= 0:
+                        os.close(fd[0])
+                        fd[0] = -1
 
 
 def list_dir(path: str) -> list[str] | None:

