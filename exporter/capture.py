@@ -27,6 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgemeter.exporter.sensors import tegra
 from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
 from edgemeter.exporter.sensors.vcgencmd import THROTTLED_SYSFS
 
@@ -49,7 +50,9 @@ SYSFS_GLOBS = (
     "firmware/devicetree/base/model",
     "firmware/devicetree/base/compatible",
     *THROTTLED_SYSFS,  # the Pi firmware's get_throttled, where the throttled collector looks
+    *tegra.CAPTURE_SYSFS,  # a Jetson's GPU devfreq, EMC and pwm-fan
 )
+ROOTFS_GLOBS = tegra.CAPTURE_ROOTFS  # nvpmodel's and nvfancontrol's state and config
 PROCFS_GLOBS = (
     "stat",
     "meminfo",
@@ -143,11 +146,18 @@ class _Copier:
             self.done.files += 1
 
 
-def capture(sysfs: str, procfs: str, out: Path) -> Captured:
+def capture(sysfs: str, procfs: str, out: Path, rootfs: str = "/") -> Captured:
+    """OUT/sys, OUT/proc, and the few root-filesystem files under OUT itself (it is the copy's
+    ``--rootfs``)."""
     done = Captured()
-    for root, name, patterns in ((sysfs, "sys", SYSFS_GLOBS), (procfs, "proc", PROCFS_GLOBS)):
-        copier = _Copier(root, out / name, done)
-        (out / name).mkdir(parents=True, exist_ok=True)
+    trees = (
+        (sysfs, out / "sys", SYSFS_GLOBS),
+        (procfs, out / "proc", PROCFS_GLOBS),
+        (rootfs, out, ROOTFS_GLOBS),
+    )
+    for root, dest, patterns in trees:
+        copier = _Copier(root, dest, done)
+        dest.mkdir(parents=True, exist_ok=True)
         for pattern in patterns:
             copier.copy(pattern)
     return done
@@ -160,17 +170,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("out", metavar="OUT", help="new folder for the fixture (OUT/sys, OUT/proc)")
     p.add_argument("--sysfs", default=DEFAULT_SYSFS, metavar="DIR")
     p.add_argument("--procfs", default=DEFAULT_PROCFS, metavar="DIR")
+    p.add_argument("--rootfs", default="/", metavar="DIR")
     args = p.parse_args(argv)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         print(f"exporter capture: error: {out}: exists and is not empty", file=sys.stderr)
         return 2
-    for flag, root in (("--sysfs", args.sysfs), ("--procfs", args.procfs)):
+    for flag, root in (("--sysfs", args.sysfs), ("--procfs", args.procfs), ("--rootfs", args.rootfs)):
         if not os.path.isdir(root):
             print(f"exporter capture: error: {flag} {root}: no such directory", file=sys.stderr)
             return 2
     try:
-        done = capture(args.sysfs, args.procfs, out)
+        done = capture(args.sysfs, args.procfs, out, args.rootfs)
     except OSError as exc:
         print(f"exporter capture: error: {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -179,5 +190,5 @@ def main(argv: list[str]) -> int:
         f"unreadable and {len(done.secrets)} secret ones (serials, UUIDs)",
         file=sys.stderr,
     )
-    print(f"try it: exporter --sysfs {out}/sys --procfs {out}/proc", file=sys.stderr)
+    print(f"try it: exporter --sysfs {out}/sys --procfs {out}/proc --rootfs {out}", file=sys.stderr)
     return 0

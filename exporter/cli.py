@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sysfs", default=DEFAULT_SYSFS, metavar="DIR", help="sysfs root (default /sys)")
     p.add_argument("--procfs", default=DEFAULT_PROCFS, metavar="DIR", help="procfs root (default /proc)")
     p.add_argument(
+        "--rootfs",
+        default="/",
+        metavar="DIR",
+        help="root of /etc and /var, for Jetson's nvpmodel and nvfancontrol state (default /)",
+    )
+    p.add_argument(
         "--vcgencmd",
         default="vcgencmd",
         metavar="PATH",
@@ -156,7 +162,7 @@ def enabled_collectors(args: argparse.Namespace, board: Board) -> list[str]:
 
 
 def make_config(args: argparse.Namespace) -> Config:
-    for flag, path in (("--sysfs", args.sysfs), ("--procfs", args.procfs)):
+    for flag, path in (("--sysfs", args.sysfs), ("--procfs", args.procfs), ("--rootfs", args.rootfs)):
         if not os.path.isdir(path):
             raise UsageError(f"{flag} {path}: no such directory")
     if not 0 < args.vcgencmd_timeout < math.inf:
@@ -175,6 +181,7 @@ def make_config(args: argparse.Namespace) -> Config:
     return Config(
         sysfs=args.sysfs,
         procfs=args.procfs,
+        rootfs=args.rootfs,
         vcgencmd=vcgencmd.resolve(args.vcgencmd),
         vcgencmd_timeout=args.vcgencmd_timeout,
         processes=tuple(args.process),

@@ -15,6 +15,7 @@ from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
 class Config:
     sysfs: str = DEFAULT_SYSFS
     procfs: str = DEFAULT_PROCFS
+    rootfs: str = "/"  # --rootfs: /etc and /var files (nvpmodel, nvfancontrol), node_exporter's --path.rootfs
     vcgencmd: str | None = None  # resolved executable path, None when absent
     vcgencmd_timeout: float = 0.3
     processes: tuple[str, ...] = ()  # --process regular expressions

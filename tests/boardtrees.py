@@ -24,6 +24,13 @@ Where each layout comes from:
   kernel 4.9.337-tegra. No ``devices/platform`` level (4.9 Tegra DT devices hang off
   ``devices/``), the downstream ``ina3221x`` IIO driver, the non-hwmon ``pwm-fan`` driver,
   tegra210 thermal zones (PMIC-Die is a constant 100000), no PSI (4.9 predates it).
+* ``build_jetson_xavier_nx``: Jetson Xavier NX Developer Kit (8 GB), JetPack 5.1 / L4T 35.3,
+  kernel 5.10.120-tegra: ``ina3221`` hwmon on i2c-7, the iGPU's devfreq as ``17000000.gv11b``,
+  BPMP EMC clock in debugfs with ``actmon_avg_activity``, three Carmel clusters of which the
+  first is pinned (its min = max, as after ``jetson_clocks`` on one cluster only), nvpmodel
+  mode 8 and nvfancontrol's ``cool`` profile.
+* Every Jetson tree also has its GPU devfreq, EMC files and (under ``rootfs``) ``etc/nvpmodel.conf``
+  with ``var/lib/nvpmodel/status``; Orin and Xavier nvfancontrol's config and status too.
 * ``build_x86_laptop``: Lenovo ThinkPad X1 Carbon Gen 9 (20XW, i7-1165G7 Tiger Lake, 16 GB),
   Ubuntu 24.04, kernel 6.8.0-45-generic. DMI, coretemp/acpitz/nvme/thinkpad/BAT0/iwlwifi_1 and
   UCSI power-supply hwmon chips, int340x thermal zones, intel_pstate, RAPL through the MSR
@@ -53,6 +60,7 @@ class BoardTree:
     sysfs: Path  # root passed as --sysfs
     procfs: Path  # root passed as --procfs
     vcgencmd: Path | None  # path of a fake vcgencmd executable (Pi only), else None
+    rootfs: Path | None = None  # root passed as --rootfs (/etc, /var: Jetson's nvpmodel), if any
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,11 +604,66 @@ def _procfs(proc: _Tree, spec: _ProcSpec) -> None:
         _process_files(proc, process, spec.page_kb)
 
 
-def _finish(root: Path, sys: _Tree, proc: _Tree, vcgencmd: Path | None = None) -> BoardTree:
-    tree = BoardTree(sysfs=root / "sys", procfs=root / "proc", vcgencmd=vcgencmd)
+def _finish(
+    root: Path, sys: _Tree, proc: _Tree, vcgencmd: Path | None = None, rootfs: _Tree | None = None
+) -> BoardTree:
+    tree = BoardTree(root / "sys", root / "proc", vcgencmd, root if rootfs else None)
     sys.write(tree.sysfs)
     proc.write(tree.procfs)
+    if rootfs:
+        rootfs.write(root)
     return tree
+
+
+# ---------------------------------------------------------------------------------------------
+# What every Jetson has besides its rails: the iGPU's devfreq, the EMC, nvpmodel and nvfancontrol
+
+
+def _tegra_gpu(sys: _Tree, device: str, node: str, cur: int, low: int, high: int) -> None:
+    """The iGPU's devfreq device under ``device`` (class/devfreq/<name> links to it); ``node`` is
+    its device-tree node's name (gpu, gv11b, ga10b): what finds it."""
+    name = device.rsplit("/", 1)[1]
+    devfreq = f"{device}/devfreq/{name}"
+    sys.attrs(
+        devfreq,
+        {
+            "cur_freq": cur,
+            "min_freq": low,
+            "max_freq": high,
+            "target_freq": cur,
+            "governor": "nvhost_podgov",
+            "available_governors": "wmark_active nvhost_podgov userspace performance simple_ondemand",
+            "polling_interval": 25,
+        },
+    )
+    sys.symlink(f"class/devfreq/{name}", devfreq)
+    sys.symlink(f"{devfreq}/device", device)
+    dt_node = f"firmware/devicetree/base/{node}@{name.split('.')[0]}"
+    sys.attrs(dt_node, {"name": _nul_list(node), "status": _nul_list("okay")})
+    sys.symlink(f"{device}/of_node", dt_node)
+
+
+def _nvpmodel(modes: Sequence[tuple[int, str]], current: int, fan_profile: str | None) -> _Tree:
+    """/etc/nvpmodel.conf's POWER_MODEL lines and nvpmodel's status; nvfancontrol's config and
+    status (JetPack 5+) where ``fan_profile`` is given."""
+    root = _Tree()
+    conf = ["< PARAM TYPE=FILE NAME=CPU_ONLINE >", "CORE_0 /sys/devices/system/cpu/cpu0/online", ""]
+    for mode_id, name in modes:
+        conf += [f"< POWER_MODEL ID={mode_id} NAME={name} >", "CPU_ONLINE CORE_0 1", ""]
+    conf.append(f"< PM_CONFIG DEFAULT={modes[0][0]} >")
+    root.files["etc/nvpmodel.conf"] = "\n".join(conf) + "\n"
+    root.files["var/lib/nvpmodel/status"] = f"pmode:{current:04d} fmode:fanNull\n"
+    if fan_profile:
+        root.files["etc/nvfancontrol.conf"] = (
+            "POLLING_INTERVAL 2\n\n<FAN 1>\n\tTMARGIN ENABLED\n\tFAN_GOVERNOR pid {\n\t\tSTEP_SIZE 10\n\t}\n"
+            "\tFAN_PROFILE quiet {\n\t\t#TEMP \tHYST \tPWM \tRPM\n\t\t0 \t0 \t0 \t0\n\t}\n"
+            "\tFAN_PROFILE cool {\n\t\t0 \t0 \t77 \t1000\n\t}\n"
+            "\tFAN_DEFAULT_CONTROL close_loop\n\tFAN_DEFAULT_PROFILE quiet\n\tFAN_DEFAULT_GOVERNOR pid\n"
+        )
+        root.files["var/lib/nvfancontrol/status"] = (
+            f"FAN1:FAN_PROFILE:{fan_profile}\nFAN1:FAN_GOVERNOR:pid\nFAN1:FAN_CONTROL:close_loop\n"
+        )
+    return root
 
 
 # ---------------------------------------------------------------------------------------------
@@ -830,6 +893,15 @@ def build_jetson_orin(root: Path) -> BoardTree:
     # GPU load in per mille. JetPack 6's nvgpu exposes it here; the same attribute also sits at
     # devices/platform/bus@0/17000000.gpu/load, which this fixture leaves out.
     sys.attrs("devices/platform/gpu.0", {"load": 123})
+    # the iGPU's devfreq (JetPack 6 names the node gpu@17000000; JetPack 5 had 17000000.ga10b), at
+    # the 15 W mode's limits
+    _tegra_gpu(sys, "devices/platform/bus@0/17000000.gpu", "gpu", 306000000, 306000000, 624750000)
+    # EMC: its clock in BPMP debugfs (root's only on the board), its activity from cactmon
+    sys.attrs(
+        "kernel/debug/bpmp/debug/clk/emc",
+        {"rate": 2133000000, "max_rate": 3199000000, "min_rate": 204000000, "mrq_rate_locked": 0},
+    )
+    sys.attrs("kernel/debug/cactmon", {"mc_all": 298620})
     _cpufreq(
         sys,
         6,
@@ -887,7 +959,7 @@ def build_jetson_orin(root: Path) -> BoardTree:
             processes=tuple(_inference_processes("/usr/local/bin/ollama", server, scale=1)),
         ),
     )
-    return _finish(root, sys, proc)
+    return _finish(root, sys, proc, rootfs=_nvpmodel([(0, "15W"), (1, "7W"), (2, "MAXN_SUPER")], 0, "quiet"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -952,6 +1024,11 @@ def build_jetson_nano(root: Path) -> BoardTree:
         },
     )
     sys.attrs("devices/gpu.0", {"load": 312})  # per mille
+    _tegra_gpu(sys, "devices/57000000.gpu", "gpu", 76800000, 76800000, 921600000)
+    # JetPack 4's EMC: clock and bandwidth manager in debugfs, activity in plain sysfs
+    sys.attrs("kernel/debug/clk/override.emc", {"clk_rate": 1600000000, "clk_state": 0})
+    sys.attrs("kernel/debug/tegra_bwmgr", {"emc_max_rate": 1600000000, "emc_min_rate": 204000000})
+    sys.attrs("kernel/actmon_avg_activity", {"mc_all": 182490})
     _cpufreq(
         sys,
         4,
@@ -1007,7 +1084,102 @@ def build_jetson_nano(root: Path) -> BoardTree:
             processes=tuple(_inference_processes("/usr/local/bin/ollama", server, scale=1)),
         ),
     )
-    return _finish(root, sys, proc)
+    return _finish(root, sys, proc, rootfs=_nvpmodel([(0, "MAXN"), (1, "5W")], 0, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# NVIDIA Jetson Xavier NX (JetPack 5.1, kernel 5.10)
+
+_XAVIER_RAILS = [("VDD_IN", 5064, 1480), ("VDD_CPU_GPU_CV", 5056, 612), ("VDD_SOC", 5060, 540)]
+_XAVIER_FREQS = _khz(
+    "115200 192000 268800 345600 422400 499200 576000 652800 729600 806400 883200 960000 1036800"
+    " 1113600 1190400 1267200 1344000 1420800 1497600 1574400 1651200 1728000 1804800 1881600 1907200"
+)
+
+
+def build_jetson_xavier_nx(root: Path) -> BoardTree:
+    sys, proc = _Tree(), _Tree()
+    _device_tree(
+        sys,
+        proc,
+        "NVIDIA Jetson Xavier NX Developer Kit",
+        ["nvidia,p3509-0000+p3668-0001", "nvidia,p3668-0001", "nvidia,tegra194"],
+    )
+    zones = [
+        ("AO-therm", 37500),
+        ("CPU-therm", 40000),
+        ("GPU-therm", 38500),
+        ("PLL-therm", 38000),
+        ("AUX-therm", 37000),
+        ("Tdiode_tegra", 39250),
+        ("Tboard_tegra", 35000),
+        ("thermal-fan-est", 39000),
+        ("PMIC-Die", 50000),
+    ]
+    _thermal(sys, [_Zone(name, temp) for name, temp in zones], cooling=[("pwm-fan", 2, 255)])
+    # The carrier's INA3221 on i2c-7 (3160000.i2c), upstream hwmon driver since JetPack 5
+    i2c_dev = "devices/platform/3160000.i2c/i2c-7/7-0040"
+    sys.attrs(i2c_dev, {"name": "ina3221"})
+    attrs = _ina3221_hwmon()
+    for ch, (label, mv, ma) in enumerate(_XAVIER_RAILS, start=1):
+        attrs |= {f"in{ch}_label": label, f"in{ch}_input": mv, f"curr{ch}_input": ma}
+    _hwmon(sys, 1, i2c_dev, attrs)
+    sys.symlink("bus/i2c/drivers/ina3221/7-0040", i2c_dev)
+    _hwmon(sys, 2, "devices/platform/pwm-fan", {"name": "pwmfan", "pwm1": 96})
+    _hwmon(sys, 3, "devices/platform/39c0000.tachometer", {"name": "pwm_tach", "rpm": 2050})
+    sys.attrs("devices/platform/gpu.0", {"load": 87})
+    _tegra_gpu(sys, "devices/platform/17000000.gv11b", "gv11b", 114750000, 114750000, 1109250000)
+    sys.attrs(
+        "kernel/debug/bpmp/debug/clk/emc",
+        {"rate": 1600000000, "max_rate": 1600000000, "min_rate": 204000000, "mrq_rate_locked": 0},
+    )
+    sys.attrs("kernel/actmon_avg_activity", {"mc_all": 96000})
+    _cpufreq(
+        sys,
+        6,
+        [
+            _Policy(
+                cpus=(first, first + 1),
+                cur_khz=1420800,
+                min_khz=1420800 if first == 0 else 115200,
+                max_khz=1420800 if first == 0 else 1907200,
+                driver="tegra194",
+                governor="schedutil",
+                governors=_TEGRA_GOVERNORS,
+                freqs=_XAVIER_FREQS,
+                latency=500000,
+            )
+            for first in (0, 2, 4)
+        ],
+    )
+    server = _argv("/opt/llama.cpp/build/bin/llama-server -m /opt/models/qwen2.5-1.5b-q4_k_m.gguf -ngl 99")
+    _procfs(
+        proc,
+        _ProcSpec(
+            osrelease="5.10.120-tegra",
+            kernel=(5, 10),
+            ncpu=6,
+            uptime_s=20_514,
+            busy=0.21,
+            mem=_Mem(
+                total=7_999_000,
+                free=2_948_112,
+                available=5_104_880,
+                buffers=61_020,
+                cached=2_203_440,
+                anon=2_201_316,
+                shmem=44_812,
+                slab_reclaimable=92_100,
+                slab_unreclaimable=110_564,
+                swap_total=3_999_500,
+                swap_free=3_999_500,
+            ),
+            loadavg="1.42 1.18 0.97 2/488 3301",
+            processes=tuple(_inference_processes("/usr/local/bin/ollama", server, scale=1)),
+        ),
+    )
+    modes = [(0, "MODE_15W_2CORE"), (1, "MODE_15W_4CORE"), (2, "MODE_15W_6CORE"), (8, "MODE_20W_6CORE")]
+    return _finish(root, sys, proc, rootfs=_nvpmodel(modes, 8, "cool"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1271,6 +1443,7 @@ BOARDS: dict[str, Callable[[Path], BoardTree]] = {
     "pi5": build_pi5,
     "jetson_orin": build_jetson_orin,
     "jetson_nano": build_jetson_nano,
+    "jetson_xavier_nx": build_jetson_xavier_nx,
     "x86_laptop": build_x86_laptop,
 }
 

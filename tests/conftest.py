@@ -26,6 +26,7 @@ def board_config(tree: BoardTree, **overrides: object) -> Config:
     fields: dict = {
         "sysfs": str(tree.sysfs),
         "procfs": str(tree.procfs),
+        "rootfs": str(tree.rootfs or tree.sysfs.parent),
         "vcgencmd": str(tree.vcgencmd) if tree.vcgencmd else None,
         "vcgencmd_timeout": 2.0,
         "processes": PROCESS_PATTERNS,

@@ -21,7 +21,7 @@ BUILT = sorted(name for name in BOARDS if name != "dev_vm")
 @pytest.mark.parametrize("board", BUILT)
 def test_a_captured_board_serves_what_the_board_serves(tmp_path: Path, board: str) -> None:
     tree = BOARDS[board](tmp_path / "board")
-    done = capture(str(tree.sysfs), str(tree.procfs), tmp_path / "copy")
+    done = capture(str(tree.sysfs), str(tree.procfs), tmp_path / "copy", str(tree.sysfs.parent))
     assert done.files > 10 and not done.unreadable
     original = make_scraper(board_config(tree, processes=()))()
     copy_tree = type(tree)(tmp_path / "copy" / "sys", tmp_path / "copy" / "proc", tree.vcgencmd)

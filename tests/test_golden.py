@@ -47,6 +47,7 @@ def test_matches_golden(request: pytest.FixtureRequest, board_tree, rendered: st
 NO_DATA = {
     "pi5": set(),
     "jetson_orin": set(),
+    "jetson_xavier_nx": set(),
     # kernel 4.9: no PSI; its fan is not a cooling device, and no driver of its registers hwmon
     "jetson_nano": {"pressure", "cooling_device", "hwmon"},
     "x86_laptop": set(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from edgemeter.exporter.sensors.identity import Identity
 
 FAMILY = "jetson"
-DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False}
+DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False, "jetson": True}
 # Orin Nano/NX's VDD_IN and the Nano's POM_5V_IN measure the module's input; AGX Orin has neither
 # (its INA3221 rails are sub-rails), so it has no input rail
 INPUT_RAILS: tuple[str, ...] = ("VDD_IN", "POM_5V_IN")

@@ -11,6 +11,7 @@ from edgemeter.exporter.collectors.firmware_clock import FirmwareClockCollector
 from edgemeter.exporter.collectors.gpu_load import GpuLoadCollector
 from edgemeter.exporter.collectors.hwmon import HwmonCollector
 from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
+from edgemeter.exporter.collectors.jetson import JetsonCollector
 from edgemeter.exporter.collectors.loadavg import LoadavgCollector
 from edgemeter.exporter.collectors.meminfo import MeminfoCollector
 from edgemeter.exporter.collectors.nvml import NvmlCollector
@@ -41,6 +42,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         PmicCollector,
         NvmlCollector,
         GpuLoadCollector,
+        JetsonCollector,
     )
 }
 

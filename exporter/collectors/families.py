@@ -44,6 +44,28 @@ def power() -> GaugeMetricFamily:
     )
 
 
+def gpu_frequency() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "edge_gpu_frequency_hertz",
+        "GPU clock now: the SM clock from NVML, or a Jetson iGPU's devfreq cur_freq.",
+        labels=["gpu"],
+    )
+
+
+def fan_speed() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "edge_fan_speed_rpm",
+        "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver; the Nano's pwm-fan rpm_measured).",
+    )
+
+
+def fan_duty() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "edge_fan_duty_ratio",
+        "Fan PWM duty cycle, 0-1 (hwmon pwm* / 255; the Nano's pwm-fan cur_pwm / pwm_cap).",
+    )
+
+
 def voltage() -> GaugeMetricFamily:
     return GaugeMetricFamily("edge_voltage_volts", "Rail voltage (INA3221 bus voltage, Pi 5 PMIC ADC).")
 

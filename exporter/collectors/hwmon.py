@@ -104,10 +104,7 @@ class HwmonCollector(PowerCollector):
     def update(self, rlog: ReadLog) -> list[Metric]:
         chips = _kept(require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class"), self.config)
         temps, energy = families.temperature(), families.energy()
-        rpm = GaugeMetricFamily(
-            "edge_fan_speed_rpm", "Fan speed (hwmon fan*_input; rpm of the Jetson tachometer driver)."
-        )
-        duty = GaugeMetricFamily("edge_fan_duty_ratio", "Fan PWM duty cycle, 0-1 (hwmon pwm* / 255).")
+        rpm, duty = families.fan_speed(), families.fan_duty()
         alarm = GaugeMetricFamily(
             "edge_under_voltage_alarm",
             "1 while a supply voltage is below its critical limit (hwmon in*_lcrit_alarm; rpi_volt on a Pi).",

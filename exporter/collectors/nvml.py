@@ -62,7 +62,7 @@ class NvmlCollector(PowerCollector):
         util = families.gpu_utilization()
         used = _gauge("edge_gpu_memory_used_bytes", "GPU memory in use (NVML memory info).")
         total = _gauge("edge_gpu_memory_total_bytes", "GPU memory size (NVML memory info).")
-        clock = _gauge("edge_gpu_frequency_hertz", "GPU SM clock (NVML clock info, SM).")
+        clock = families.gpu_frequency()
         info = _gauge("edge_gpu_info", "GPU identity, always 1 (NVML name and UUID).")
         proc_mem = GaugeMetricFamily(
             "edge_process_gpu_memory_bytes",
