@@ -21,6 +21,21 @@ SHARED = REPO.parent / "shared"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
+class SensorFile:
+    """A fixture's sensor file changed in place, as a driver changes its value: one fixed-width
+    ``pwrite`` at offset 0, so a reader never sees it half-written, and one that keeps the file
+    open (the INA3221 rails, re-read with ``pread``) sees every new value."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def write(self, value: int) -> None:
+        os.pwrite(self.fd, f"{value:>10}\n".encode(), 0)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

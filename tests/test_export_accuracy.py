@@ -22,7 +22,7 @@ from test_stack import pytestmark as stack_mark
 from test_stack import wait_for
 
 from boardtrees import BOARDS
-from helpers import REPO, native_stack, run_prompts_into_stack
+from helpers import REPO, SensorFile, native_stack, run_prompts_into_stack
 
 pytestmark = stack_mark
 STEP, PERIOD = 0.01, 20.0
@@ -48,12 +48,14 @@ def test_energy_per_prompt_matches_the_exact_integral(tmp_path: Path) -> None:
     done = threading.Event()
 
     def drive() -> None:  # the sensor follows the profile in Unix time, as the runner records it
-        while not done.is_set():
-            k = math.floor(time.time() / STEP)
-            tmp = chip / "curr1_input.tmp"
-            tmp.write_text(f"{round(amps(k * STEP) * 1000)}\n")
-            tmp.replace(chip / "curr1_input")
-            done.wait(max((k + 1) * STEP - time.time(), 0))
+        sensor = SensorFile(chip / "curr1_input")
+        try:
+            while not done.is_set():
+                k = math.floor(time.time() / STEP)
+                sensor.write(round(amps(k * STEP) * 1000))
+                done.wait(max((k + 1) * STEP - time.time(), 0))
+        finally:
+            sensor.close()
 
     driver = threading.Thread(target=drive)
     driver.start()

@@ -4,7 +4,6 @@ and end to end, the exporter's energy counter against the exact integral of a kn
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 import urllib.request
@@ -16,7 +15,7 @@ from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from boardtrees import BOARDS
-from helpers import exporter_cmd, free_port, running, samples, value
+from helpers import SensorFile, exporter_cmd, free_port, running, samples, value
 
 
 class Clock:
@@ -154,17 +153,15 @@ def test_energy_counter_matches_the_exact_integral(tmp_path) -> None:
     done = threading.Event()
 
     def drive() -> None:
-        # in place, as a driver changes its value: one fixed-width pwrite, so a reader never sees
-        # it half-written (the exporter keeps the file open and re-reads it with pread)
-        fd = os.open(chip / "curr1_input", os.O_WRONLY)
+        sensor = SensorFile(chip / "curr1_input")
         try:
             while not done.is_set():
                 t = time.monotonic() - origin
                 k = math.floor(t / step)
-                os.pwrite(fd, f"{round(profile(k * step) * 1000):>6}\n".encode(), 0)
+                sensor.write(round(profile(k * step) * 1000))
                 done.wait(max((k + 1) * step + origin - time.monotonic(), 0))
         finally:
-            os.close(fd)
+            sensor.close()
 
     port = free_port()
     roots = ["--sysfs", str(orin.sysfs), "--procfs", str(orin.procfs)]
