@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="kill a vcgencmd call that takes longer (default 0.3: three calls must fit a 1 s scrape)",
     )
     p.add_argument(
+        "--hailortcli",
+        default="hailortcli",
+        metavar="PATH",
+        help="HailoRT's CLI, for Hailo NPU power where its Python API is missing (default hailortcli)",
+    )
+    p.add_argument(
         "--sample-hz",
         type=float,
         default=DEFAULT_SAMPLE_HZ,
@@ -184,6 +190,7 @@ def make_config(args: argparse.Namespace) -> Config:
         rootfs=args.rootfs,
         vcgencmd=vcgencmd.resolve(args.vcgencmd),
         vcgencmd_timeout=args.vcgencmd_timeout,
+        hailortcli=args.hailortcli,
         processes=tuple(args.process),
         **{f"hwmon_{name}": getattr(args, f"hwmon_{name}") for name in HWMON_FILTERS},
     )
@@ -223,7 +230,7 @@ def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SA
     for c in sampled:
         c.integrator = integrator
     polled = [c for c in collectors if c.polled]
-    poller = Poller(polled, config.vcgencmd_timeout)
+    poller = Poller(polled, max((c.poll_timeout for c in polled), default=config.vcgencmd_timeout))
     for c in polled:
         c.poller = poller
     scrapes = Scrapes(collectors)

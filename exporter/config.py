@@ -18,6 +18,7 @@ class Config:
     rootfs: str = "/"  # --rootfs: /etc and /var files (nvpmodel, nvfancontrol), node_exporter's --path.rootfs
     vcgencmd: str | None = None  # resolved executable path, None when absent
     vcgencmd_timeout: float = 0.3
+    hailortcli: str | None = "hailortcli"  # HailoRT's CLI (name on PATH or a path), if no Python API
     processes: tuple[str, ...] = ()  # --process regular expressions
     # --collector.hwmon.{chip,sensor}-{include,exclude}: node_exporter's filters (unanchored
     # regular expressions on the chip's name, and on "chip;channel" for a sensor)

@@ -14,6 +14,7 @@ DEFAULT_COLLECTORS: dict[str, bool] = {
     "throttled": True,
     "firmware_clock": True,
     "pmic": True,
+    "hailo": True,  # the Pi 5 AI Kit; no HailoRT installed: no data, quietly
     "rapl": False,
     "nvml": False,
     "ina3221": False,

@@ -9,6 +9,7 @@ from edgemeter.exporter.collectors.cpu import CpuCollector
 from edgemeter.exporter.collectors.cpufreq import CpufreqCollector
 from edgemeter.exporter.collectors.firmware_clock import FirmwareClockCollector
 from edgemeter.exporter.collectors.gpu_load import GpuLoadCollector
+from edgemeter.exporter.collectors.hailo import HailoCollector
 from edgemeter.exporter.collectors.hwmon import HwmonCollector
 from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
 from edgemeter.exporter.collectors.jetson import JetsonCollector
@@ -43,6 +44,7 @@ COLLECTORS: dict[str, type[Collector]] = {
         NvmlCollector,
         GpuLoadCollector,
         JetsonCollector,
+        HailoCollector,
     )
 }
 

@@ -45,6 +45,11 @@ class Collector(ABC):
         """The reading that forks (collectors with ``polled``): the Poller's step."""
         raise NotImplementedError
 
+    @property
+    def poll_timeout(self) -> float:
+        """The longest one ``poll()`` may take (its staleness bound is two periods plus this)."""
+        return self.config.vcgencmd_timeout
+
     def latest(self) -> object:
         """``poll()``'s latest result from the Poller thread; polled in line where none runs
         (a one-off read: tests, ``exporter capture``)."""

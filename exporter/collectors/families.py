@@ -16,7 +16,8 @@ def temperature() -> GaugeMetricFamily:
     return GaugeMetricFamily(
         "edge_temperature_celsius",
         "Temperature: thermal zones (class/thermal/thermal_zone*/temp, source=thermal_zone, sensor=type) "
-        "and hwmon chips (temp*_input, source=hwmon, sensor=label or channel).",
+        "and hwmon chips (temp*_input, source=hwmon, sensor=label or channel); NVML GPUs (source=nvml); "
+        "Hailo NPUs (source=hailo, sensor ts0/ts1, read by HailoRT in the background every 1 s).",
     )
 
 
