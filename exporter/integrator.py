@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -65,6 +66,7 @@ class SourceStats:
     integrable: bool = True  # the last sample had a rail to integrate (assumed until the first)
     announced: bool = False  # its rails were logged once
     latest: tuple[float, list[PowerReading]] | None = None  # (when, readings) of the last good sample
+    no_data: bool = False  # the last read found no sensor of its kind (NoData): not an error
 
 
 FIRST_SAMPLE_WAIT = 1.0  # seconds start() waits for each source's first sample
@@ -109,8 +111,13 @@ class Integrator:
         """Read one source now and integrate its rails (the thread's step; tests call it directly)."""
         rlog = ReadLog()
         stats = self.stats[source.name]
+        stats.no_data = False
         try:
             readings = source.read_power(rlog)
+        except NoData as exc:  # no sensor of its kind (yet): retried every IDLE_RETRY, not an error
+            log.debug("power sampler: %s: no data: %s", source.name, exc)
+            readings = []
+            stats.no_data = True
         except Exception as exc:  # a failing sensor must not kill the sampler
             log.debug("power sampler: %s: %s", source.name, exc)
             readings = []

@@ -828,12 +828,12 @@ _ORIN_RAILS = [("VDD_IN", 5080, 1240), ("VDD_CPU_GPU_CV", 5072, 480), ("VDD_SOC"
 _ORIN_SHUNT_UOHM = 2000
 
 
-def _ina3221_hwmon() -> dict[str, Attr]:
+def _ina3221_hwmon(rails: Sequence[tuple[str, int, int]] = _ORIN_RAILS) -> dict[str, Attr]:
     """Attributes of the upstream ina3221 hwmon driver (5.15): in1-3 bus mV, in4-6 shunt µV,
     in7 summed shunt µV, curr1-3 mA, curr4 summed mA, limits at their power-on values."""
     attrs: dict[str, Attr] = {"name": "ina3221"}
     shunt_sum = 0
-    for ch, (label, mv, ma) in enumerate(_ORIN_RAILS, start=1):
+    for ch, (label, mv, ma) in enumerate(rails, start=1):
         shunt_uv = ma * _ORIN_SHUNT_UOHM // 1000
         shunt_sum += shunt_uv
         attrs |= {
@@ -1120,10 +1120,7 @@ def build_jetson_xavier_nx(root: Path) -> BoardTree:
     # The carrier's INA3221 on i2c-7 (3160000.i2c), upstream hwmon driver since JetPack 5
     i2c_dev = "devices/platform/3160000.i2c/i2c-7/7-0040"
     sys.attrs(i2c_dev, {"name": "ina3221"})
-    attrs = _ina3221_hwmon()
-    for ch, (label, mv, ma) in enumerate(_XAVIER_RAILS, start=1):
-        attrs |= {f"in{ch}_label": label, f"in{ch}_input": mv, f"curr{ch}_input": ma}
-    _hwmon(sys, 1, i2c_dev, attrs)
+    _hwmon(sys, 1, i2c_dev, _ina3221_hwmon(_XAVIER_RAILS))
     sys.symlink("bus/i2c/drivers/ina3221/7-0040", i2c_dev)
     _hwmon(sys, 2, "devices/platform/pwm-fan", {"name": "pwmfan", "pwm1": 96})
     _hwmon(sys, 3, "devices/platform/39c0000.tachometer", {"name": "pwm_tach", "rpm": 2050})

@@ -21,6 +21,16 @@ SHARED = REPO.parent / "shared"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
+class Clock:
+    """A monotonic clock a test moves by hand (``clock.now += 1``)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class SensorFile:
     """A fixture's sensor file changed in place, as a driver changes its value: one fixed-width
     ``pwrite`` at offset 0, so a reader never sees it half-written, and one that keeps the file

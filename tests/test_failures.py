@@ -176,6 +176,16 @@ def test_a_served_scrape_never_forks(pi5, monkeypatch) -> None:
     assert all(name.startswith(("poll-", "power-sampler-")) for name in forks), forks
 
 
+def test_a_source_without_its_sensor_is_no_data_not_an_error_while_sampled(pi5) -> None:
+    """A Pi 4's firmware has no PMIC ADC: with the sampler running that is no data, not an error
+    counted at every scrape."""
+    (vcgencmd_state(pi5) / "pmic_read_adc").write_text('error=2 error_msg="Command not registered"\n')
+    with started(board_config(pi5), ["pmic"]) as scrape:
+        scrape()
+        data = samples(scrape())
+    assert success(data, "pmic") == 0 and errors(data, "pmic") == 0
+
+
 def test_failing_vcgencmd_and_recovery(pi5) -> None:
     state = vcgencmd_state(pi5)
     scrape = make_scraper(board_config(pi5))

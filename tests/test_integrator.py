@@ -15,15 +15,7 @@ from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 from boardtrees import BOARDS
-from helpers import SensorFile, exporter_cmd, free_port, running, samples, value
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers import Clock, SensorFile, exporter_cmd, free_port, running, samples, value
 
 
 class Source:

@@ -8,13 +8,7 @@ import pytest
 from edgemeter.exporter.poller import Poller, Stale
 from edgemeter.exporter.sensors import NoData
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers import Clock
 
 
 class Source:

@@ -36,8 +36,9 @@ class PowerCollector(Collector):
             cached = self.integrator.latest(self.name)
             if cached is not None:
                 return self.power_families(cached)
-            if self.integrator.stats[self.name].samples == 0:
-                raise NoData(f"{self.name}: not sampled yet")
+            stats = self.integrator.stats[self.name]
+            if stats.samples == 0 or stats.no_data:
+                raise NoData(f"{self.name}: not sampled yet, or no sensor of its kind")
             rlog.error(self.name, f"no reading in the last {2 * self.integrator.period(self.name):g} s")
             return self.sampler_families()
         try:
