@@ -41,6 +41,8 @@ from edgemeter.runner.results import (
     meta_path,
     read_records,
 )
+from edgemeter.runner.score import MODES as SCORE_MODES
+from edgemeter.runner.score import check_patterns as score_patterns
 from edgemeter.runner.session import Plan, Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -133,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rail",
         metavar="RAIL",
         help="the rail energy_joules is on (default: the board's input rail; A+B sums rails)",
+    )
+    p.add_argument(
+        "--idle",
+        type=_seconds,
+        metavar="SECONDS",
+        help="measure the board's idle power this long before the first prompt (needs --exporter-url): "
+        "meta idle_power_watts, records energy_above_idle_joules",
+    )
+    p.add_argument(
+        "--score",
+        choices=SCORE_MODES,
+        default="contains",
+        help="how a reply is graded against a JSONL prompt's expected (record score 1/0)",
     )
     p.add_argument("--warmup", type=_count, default=0, metavar="N", help="untimed prompts before measuring")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="runs of each prompt")
@@ -249,6 +264,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any] | None]:
     text_cli.check(args)
     if args.delete_after is not None and not args.delete_after >= 0:
         raise UsageError("--delete-after must be a number of seconds >= 0")
+    if args.idle is not None and not args.exporter_url:
+        raise UsageError("--idle needs --exporter-url (the idle power is read from the exporter)")
     _resolve_model(args)
     return args, old
 
@@ -315,6 +332,11 @@ def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
     try:
         args, old = _parse(argv)
         prompts = load_prompts(args.prompts)
+        bad = score_patterns(
+            [(f"{args.prompts} prompt {p.id}", p.expected) for p in prompts if p.expected], args.score
+        )
+        if bad:
+            raise UsageError(bad)
         if old is not None:
             run_options.check_prompts_unchanged(args.prompts, old)
         done = _done(args) if args.resume else set()
@@ -411,7 +433,9 @@ def _run(
         stop.set()
     pusher = Pusher(None if args.no_push else _url(args.pushgateway), run_id)
     exporter = _exporter(args)
-    session = Session(backend, run_id, writer, pusher, progress, exporter, stop, args.timeout, args.rail)
+    session = Session(
+        backend, run_id, writer, pusher, progress, exporter, stop, args.timeout, args.rail, args.score
+    )
     try:
         return _measure(args, old, load_seconds, plan, session)
     finally:
@@ -429,6 +453,10 @@ def _measure(
     page = session.read_exporter()
     _check_rail(args, page)
     meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)
+    if old is not None and "idle_power_watts" in old:  # the run's idle, measured when it began
+        session.idle_watts = meta["idle_power_watts"] = old["idle_power_watts"]
+    elif args.idle is not None:
+        session.idle_watts = meta["idle_power_watts"] = session.measure_idle(args.idle)
     writer.write_meta(meta)
     if old is not None:  # the group is replaced on every push: rebuild it with the earlier parts
         for earlier in read_records(writer.path):

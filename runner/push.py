@@ -41,6 +41,23 @@ GAUGES = {
         "mean_itl_seconds",
         "Mean gap between streamed pieces, first excluded.",
     ),
+    "edge_llm_prompt_prefill_energy_joules": (
+        "prefill_energy_joules",
+        "Energy on the run's energy rail from the prompt's start to its first token.",
+    ),
+    "edge_llm_prompt_decode_energy_joules": (
+        "decode_energy_joules",
+        "Energy on the run's energy rail from the first token to the end of the reply.",
+    ),
+    "edge_llm_decode_joules_per_token": (
+        "decode_joules_per_token",
+        "Decode energy over the tokens generated after the first.",
+    ),
+    "edge_llm_prompt_energy_above_idle_joules": (
+        "energy_above_idle_joules",
+        "The prompt's energy less the board's idle power (--idle) times its duration.",
+    ),
+    "edge_llm_prompt_score": ("score", "1 when the reply matched the prompt's expected answer, else 0."),
     "edge_llm_prompt_start_timestamp_seconds": ("started_at", "Unix time the prompt was sent."),
     "edge_llm_prompt_end_timestamp_seconds": ("ended_at", "Unix time the prompt's stream ended."),
 }

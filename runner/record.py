@@ -98,6 +98,12 @@ class PromptRecord:
     energy_by_rail: dict[str, float] = field(default_factory=dict)
     system: str | None = None
     expected: str | None = None
+    # the energy split at the first token (runner/phases.py), on energy_rail; they sum to energy_joules
+    prefill_energy_joules: float | None = None
+    decode_energy_joules: float | None = None
+    decode_joules_per_token: float | None = None  # decode energy over the tokens after the first
+    energy_above_idle_joules: float | None = None  # energy less idle_power_watts x the duration
+    score: int | None = None  # 1/0 against expected (runner/score.py); None without expected
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,6 +34,8 @@ MEASURED = (
     "warmup",
     "raw_prompt",
     "rail",
+    "idle",
+    "score",
     *text_cli.MEASURED,
 )
 # options that say only how the run is carried out: a resumed part may change them

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner import phases
 from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from edgemeter.runner.progress import Progress
@@ -22,6 +23,7 @@ from edgemeter.runner.pump import CRASHED, DONE, ERROR, PIECE, STOPPED, Inline, 
 from edgemeter.runner.push import Pusher
 from edgemeter.runner.record import Clock, PromptRecord, Timing, measure
 from edgemeter.runner.results import ResultsWriter
+from edgemeter.runner.score import score
 
 WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
 GRACE = 0.5  # after a stop or the deadline: this long for the next piece, then the reply is cut
@@ -73,6 +75,7 @@ class Session:
         stop: threading.Event,
         timeout: float = 600.0,
         rail: str | None = None,
+        score_mode: str = "contains",
     ) -> None:
         self.backend = backend
         self.run_id = run_id
@@ -83,7 +86,10 @@ class Session:
         self.stop = stop
         self.timeout = timeout
         self.rail = rail
+        self.score_mode = score_mode
+        self.idle_watts: float | None = None  # measured by --idle before the first prompt
         self.clock = Clock()
+        self._first: tuple[ExporterPage, float] | None = None  # the first-token read and its time
         # why energy_joules is empty, for the summary (the latest reason; None while it is measured)
         self.energy_note: str | None = None if exporter else "no --exporter-url"
         self._warned: set[str] = set()
@@ -113,15 +119,40 @@ class Session:
             self.progress.say(f"exporter {self.exporter.url} answers again: energy measured again")
         return page
 
-    def _energy(self, rec: PromptRecord, before: ExporterPage | None, after: ExporterPage | None) -> None:
+    def read_timed(self) -> tuple[ExporterPage, float] | None:
+        """A read and the wall-clock instant it stands for (the request's midpoint)."""
+        t0 = self.clock.now()
+        page = self.read_exporter()
+        return None if page is None else (page, (t0 + self.clock.now()) / 2)
+
+    def measure_idle(self, seconds: float) -> float | None:
+        """The board's mean power on the energy rail over ``seconds`` with nothing running."""
+        self.progress.say(f"measuring idle power for {seconds:g} s (model loaded, nothing running)")
+        start = self.read_timed()
+        if start is None or self.stop.wait(seconds):
+            return None
+        end = self.read_timed()
+        if end is None:
+            return None
+        rail = self.rail or board_rails.pick(end[0].input_rail_candidates, end[0].energy)
+        watts = phases.idle_watts(start[0].energy, end[0].energy, rail, end[1] - start[1]) if rail else None
+        if watts is None:
+            self._why_no_energy("no idle", "idle power not measured (no energy counter on the energy rail)")
+        else:
+            self.progress.say(f"idle power: {watts:.3f} W on {rail}")
+        return watts
+
+    def _energy(
+        self, rec: PromptRecord, before: ExporterPage | None, after: tuple[ExporterPage, float] | None
+    ) -> None:
         if before is None or after is None:
             return
-        rec.energy_by_rail = window(before.energy, after.energy)
+        rec.energy_by_rail = window(before.energy, after[0].energy)
         if not rec.energy_by_rail:
             url = self.exporter.url if self.exporter else ""
             self._why_no_energy("no counter", f"the exporter at {url} has no energy counter on this board")
             return
-        rail = self.rail or board_rails.pick(after.input_rail_candidates, rec.energy_by_rail)
+        rail = self.rail or board_rails.pick(after[0].input_rail_candidates, rec.energy_by_rail)
         if rail is None:
             self._why_no_energy(
                 "no input rail",
@@ -131,6 +162,33 @@ class Session:
             return
         rec.energy_rail = rail
         rec.energy_joules = board_rails.total(rail, rec.energy_by_rail)
+        rec.energy_above_idle_joules = phases.above_idle(
+            rec.energy_joules, self.idle_watts, rec.request_duration_seconds
+        )
+        if self._first is not None and rec.first_token_at is not None:
+            parts = phases.split(
+                before.energy,
+                self._first[0].energy,
+                after[0].energy,
+                rail,
+                rec.first_token_at,
+                self._first[1],
+                after[1],
+            )
+            if parts is not None:
+                rec.prefill_energy_joules, rec.decode_energy_joules = parts
+                if rec.output_tokens and rec.output_tokens > 1:
+                    rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
+
+    def _read_first(self) -> threading.Thread:
+        """The first-token read, on a thread of its own: the stream never waits for it."""
+
+        def read() -> None:
+            self._first = self.read_timed()
+
+        thread = threading.Thread(target=read, name="first-token-read", daemon=True)
+        thread.start()
+        return thread
 
     def _settle(self) -> str | None:
         """Wait for a cut-off reply's stream to end before the engine is used again; the error
@@ -165,22 +223,29 @@ class Session:
         if error is not None:
             status = "error"
         before = None if warmup or status != "ok" else self.read_exporter()
+        self._first = None
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
+        first_read: threading.Thread | None = None
         if status == "ok":
-            status, error, stats = self._generate(timing, prompt, max_tokens)
+            status, error, stats, first_read = self._generate(timing, prompt, max_tokens, before is not None)
         else:
             timing.ended_at = timing.started_at
         rec = measure(
             timing, stats or EngineStats(chunked_output=self.backend.chunked_output), base, status, error
         )
-        self._energy(rec, before, None if before is None else self.read_exporter())
+        rec.score = score(prompt.expected, rec.response, self.score_mode) if status == "ok" else None
+        after = None if before is None else self.read_timed()
+        if first_read is not None:
+            first_read.join(timeout=self.exporter.timeout + 1 if self.exporter else 1)
+        self._energy(rec, before, after)
         return rec
 
     def _generate(
-        self, timing: Timing, prompt: Prompt, max_tokens: int
-    ) -> tuple[str, str | None, EngineStats | None]:
-        """Stream one reply, bounded by the stop flag and --timeout: (status, error, stats)."""
+        self, timing: Timing, prompt: Prompt, max_tokens: int, read_first: bool = False
+    ) -> tuple[str, str | None, EngineStats | None, threading.Thread | None]:
+        """Stream one reply, bounded by the stop flag and --timeout: (status, error, stats, and
+        the first-token read's thread when ``read_first``)."""
         stream = self.backend.stream(prompt.text, prompt.system, prompt.max_tokens or max_tokens)
         pump = self._pump = Pump(stream) if self.backend.blocks_on_reads else Inline(stream)
         own = OWN_TIMEOUT_GRACE if self.backend.chunked_output else 0.0
@@ -189,6 +254,7 @@ class Session:
         why: str | None = None  # "interrupted" or "timeout" once the reply is being cut
         stats: EngineStats | None = None
         failure: BackendError | None = None
+        first_read: threading.Thread | None = None
         while True:
             now = time.monotonic()
             if cut_at is None and (self.stop.is_set() or now >= deadline):
@@ -204,6 +270,8 @@ class Session:
             kind, value = event
             if kind == PIECE:
                 self._take(timing, value)
+                if read_first and first_read is None and timing.piece_times:
+                    first_read = self._read_first()
             elif kind == DONE:
                 stats = value
                 break
@@ -216,14 +284,14 @@ class Session:
                 raise value
         timing.ended_at = self.clock.now()
         if stats is not None:
-            return "ok", None, stats
+            return "ok", None, stats, first_read
         if why == "interrupted":
-            return "interrupted", "stopped by signal", None
+            return "interrupted", "stopped by signal", None, first_read
         if isinstance(failure, EngineMisuse):
             self.fatal = str(failure)
         if failure is not None and (why is None or own):
-            return "error", str(failure), None
-        return "error", f"no end of reply within {self.timeout:g} s (--timeout)", None
+            return "error", str(failure), None, first_read
+        return "error", f"no end of reply within {self.timeout:g} s (--timeout)", None, first_read
 
     def _take(self, timing: Timing, piece: str | Piece) -> None:
         if isinstance(piece, Piece):

@@ -6,7 +6,7 @@ Ollama's server cannot be installed here. This one follows the API reference: ``
 loads the model; an unknown model answers 404 ``{"error": "model \"x\" not found, try pulling it
 first"}``. Behaviour the tests need is driven by the prompt text: ``CACHED`` omits
 ``prompt_eval_count`` (as Ollama does for a cached prompt), ``CRASH`` drops the connection
-mid-stream, ``SLOW`` makes every token take 0.2 s.
+mid-stream, ``SLOW`` makes every token take 0.2 s, ``LONGPREFILL`` the prompt processing 1.2 s.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class _Handler(JsonHandler):
             self.send_chunk((json.dumps(obj) + "\n").encode())
 
         start = time.perf_counter()
-        time.sleep(delay)  # prompt processing
+        time.sleep(1.2 if "LONGPREFILL" in prompt else delay)  # prompt processing
         prefill = time.perf_counter() - start
         for i, word in enumerate(words):
             if "CRASH" in prompt and i == 2:

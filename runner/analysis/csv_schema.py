@@ -26,6 +26,21 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("throttled", "1 when the Pi firmware throttled in the window (empty on other boards)"),
     ("status", "ok, error or interrupted"),
     ("energy_rail", "the rail `energy_joules` is on: the board's input rail, `--rail`, or `A+B`"),
+    ("score", "1/0: the reply against the JSONL prompt's `expected` (`--score`); empty without one"),
+    ("prefill_energy_joules", "energy from the start to the first token, on `energy_rail`"),
+    ("decode_energy_joules", "energy from the first token to the end; the two sum to `energy_joules`"),
+    ("decode_joules_per_token", "decode energy over the tokens after the first"),
+    (
+        "energy_above_idle_joules",
+        "`energy_joules` less the run's `idle_power_watts` (`--idle`) times the duration",
+    ),
+)
+# measured by the runner on the record's own rail: exported only when the row's rail is that one
+RECORD_ENERGY = (
+    "prefill_energy_joules",
+    "decode_energy_joules",
+    "decode_joules_per_token",
+    "energy_above_idle_joules",
 )
 NAMES = [name for name, _ in COLUMNS]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner.analysis.alignment import MARGIN, Aligner
-from edgemeter.runner.analysis.csv_schema import NAMES
+from edgemeter.runner.analysis.csv_schema import NAMES, RECORD_ENERGY
 from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
 from edgemeter.runner.analysis.raw_export import (
     DEFAULT_METRICS,
@@ -183,6 +183,7 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
             "output_tokens",
             "decode_tokens_per_second",
             "status",
+            "score",
         )
     }
     out.update(start_time=iso(start), end_time=iso(end))
@@ -204,6 +205,8 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
         throttled=aligner.extreme("edge_throttled", ', window="now"', start, end, max),
         energy_rail=chosen if energy is not None else None,
     )
+    if chosen and chosen == rec.get("energy_rail"):
+        out.update({k: rec.get(k) for k in RECORD_ENERGY})
     return out
 
 

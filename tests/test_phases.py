@@ -1,0 +1,167 @@
+"""Energy by phase (prefill to the first token, decode after it), above the board's idle power,
+and answers graded: against the real exporter on the Orin tree whose power the test drives."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+from fake_ollama import FakeOllama
+
+from edgemeter.runner import phases
+from edgemeter.runner.score import score
+
+from boardtrees import BOARDS
+from helpers import SensorFile, exporter_on, read_jsonl, run_runner
+
+STEP = 0.01  # the "sensor" changes every 10 ms
+PERIOD = 2.0  # a 2 s sine: prefill and decode see different power
+
+
+def amps(t: float) -> float:
+    return round(1.2 + 0.6 * math.sin(2 * math.pi * t / PERIOD), 3)
+
+
+def exact(volts: float, t0: float, t1: float) -> float:
+    total = 0.0
+    for k in range(math.floor(t0 / STEP), math.floor(t1 / STEP) + 1):
+        a, b = max(k * STEP, t0), min((k + 1) * STEP, t1)
+        if b > a:
+            total += volts * amps(k * STEP) * (b - a)
+    return total
+
+
+def test_split_takes_the_late_first_read_back_at_the_decodes_own_power() -> None:
+    before, first, after = {"VDD_IN": 10.0}, {"VDD_IN": 16.05}, {"VDD_IN": 36.05}
+    # the first-token read came 10 ms after the token; decode ran at (36.05 - 16.05) / 2 s = 10 W
+    prefill, decode = phases.split(before, first, after, "VDD_IN", 100.0, 100.01, 102.01)
+    assert prefill == pytest.approx(6.05 - 0.1) and prefill + decode == pytest.approx(26.05)
+    assert phases.split(before, {}, after, "VDD_IN", 100.0, 100.01, 102.01) is None
+    assert phases.above_idle(26.05, 3.0, 2.0) == pytest.approx(20.05)
+    assert phases.above_idle(26.05, None, 2.0) is None
+
+
+@pytest.mark.parametrize(
+    ("expected", "reply", "mode", "got"),
+    [
+        ("blue", "The sky looks BLUE because", "contains", 1),
+        ("red  ONES", "more than red\nones .", "contains", 1),
+        ("green", "The sky looks blue", "contains", 0),
+        ("Paris", "  Paris\n", "exact", 1),
+        ("Paris", "Paris, France", "exact", 0),
+        (r"\b4\d\b", "the answer is 42.", "regex", 1),
+        (r"^\d+$", "forty-two", "regex", 0),
+        (None, "anything", "contains", None),
+    ],
+)
+def test_score_modes(expected, reply, mode, got) -> None:
+    assert score(expected, reply, mode) == got
+
+
+@pytest.fixture
+def driven_orin(tmp_path):
+    """The Orin tree with VDD_IN's current following a 2 s sine in Unix time."""
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")
+    chip = (orin.sysfs / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1").resolve()
+    volts = int((chip / "in1_input").read_text()) / 1000
+    done = threading.Event()
+
+    def drive() -> None:
+        sensor = SensorFile(chip / "curr1_input")
+        try:
+            while not done.is_set():
+                k = math.floor(time.time() / STEP)
+                sensor.write(round(amps(k * STEP) * 1000))
+                done.wait(max((k + 1) * STEP - time.time(), 0))
+        finally:
+            sensor.close()
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        yield orin, volts
+    finally:
+        done.set()
+        driver.join()
+
+
+def test_prefill_and_decode_energy_each_match_the_exact_integral(tmp_path, driven_orin) -> None:
+    orin, volts = driven_orin
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("SLOW LONGPREFILL one\nSLOW LONGPREFILL two\n")
+    results = tmp_path / "results"
+    with exporter_on(orin) as url, FakeOllama() as ollama:
+        run = run_runner(
+            "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url,
+            "--results", str(results), "--max-tokens", "8", "--no-push", "--exporter-url", url,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    [path] = results.glob("*.jsonl")
+    for rec in read_jsonl(path):
+        start, first, end = rec["started_at"], rec["first_token_at"], rec["ended_at"]
+        assert first - start >= 1.0 and end - first >= 1.0  # phases of a second or more
+        assert rec["prefill_energy_joules"] + rec["decode_energy_joules"] == pytest.approx(
+            rec["energy_joules"]
+        )
+        want_prefill, want_decode = exact(volts, start, first), exact(volts, first, end)
+        prefill, decode = rec["prefill_energy_joules"], rec["decode_energy_joules"]
+        print(
+            f"prefill {prefill:.4f} J (exact {want_prefill:.4f}), "
+            f"decode {decode:.4f} J (exact {want_decode:.4f})"
+        )
+        assert rec["prefill_energy_joules"] == pytest.approx(want_prefill, rel=0.02)
+        assert rec["decode_energy_joules"] == pytest.approx(want_decode, rel=0.02)
+        assert rec["decode_joules_per_token"] == pytest.approx(
+            rec["decode_energy_joules"] / (rec["output_tokens"] - 1)
+        )
+        assert rec["energy_above_idle_joules"] is None  # no --idle
+
+
+def test_idle_power_and_energy_above_it_and_the_score(tmp_path) -> None:
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")  # constant: VDD_IN 5.080 V x 1.240 A
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(
+        json.dumps({"id": "sky", "prompt": "Why is the sky blue?", "expected": "short BLUE wavelengths"})
+        + "\n"
+        + json.dumps({"id": "grass", "prompt": "Why is grass green?", "expected": "chlorophyll"})
+        + "\n"
+        + json.dumps({"id": "free", "prompt": "Say anything."})
+        + "\n"
+    )
+    results = tmp_path / "results"
+    with exporter_on(orin) as url, FakeOllama(token_delay=0.05) as ollama:
+        run = run_runner(
+            "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url,
+            "--results", str(results), "--max-tokens", "16", "--no-push", "--exporter-url", url,
+            "--idle", "1",
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "measuring idle power for 1 s" in run.stderr
+    meta = json.loads(next(results.glob("*.meta.json")).read_text())
+    assert meta["idle_power_watts"] == pytest.approx(5.080 * 1.240, rel=0.01)
+    recs = {r["prompt_id"]: r for r in read_jsonl(next(results.glob("*.jsonl")))}
+    for rec in recs.values():
+        expected = rec["energy_joules"] - meta["idle_power_watts"] * rec["request_duration_seconds"]
+        assert rec["energy_above_idle_joules"] == pytest.approx(expected)
+        assert abs(rec["energy_above_idle_joules"]) < 0.05 * rec["energy_joules"]  # the board did not change
+    assert (recs["sky"]["score"], recs["grass"]["score"], recs["free"]["score"]) == (1, 0, None)
+
+
+def test_idle_needs_an_exporter(tmp_path) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("hello\n")
+    run = run_runner("--prompts", str(prompts), "--idle", "5", "--results", str(tmp_path / "r"))
+    assert run.returncode == 2 and run.stderr.strip() == (
+        "runner: error: --idle needs --exporter-url (the idle power is read from the exporter)"
+    )
+
+
+def test_a_regex_expected_that_is_not_one_is_a_one_line_error(tmp_path) -> None:
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "q", "prompt": "?", "expected": "(unclosed"}) + "\n")
+    run = run_runner("--prompts", str(prompts), "--score", "regex", "--results", str(tmp_path / "r"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "prompt q: expected '(unclosed' is not a regular expression" in run.stderr
