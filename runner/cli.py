@@ -149,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="contains",
         help="how a reply is graded against a JSONL prompt's expected (record score 1/0)",
     )
+    p.add_argument(
+        "--include-throttled",
+        action="store_true",
+        help="keep prompts the board throttled during in the summary (left out by default)",
+    )
     p.add_argument("--warmup", type=_count, default=0, metavar="N", help="untimed prompts before measuring")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="runs of each prompt")
     p.add_argument("--max-tokens", type=_positive_int, default=128, metavar="N", help="most tokens per reply")
@@ -477,7 +482,7 @@ def _measure(
     writer.write_meta(meta)
     measured = [r for r in outcome.records if not r.warmup]
     if not args.quiet and measured:
-        print(summary(measured, session.energy_note), file=sys.stderr)
+        print(summary(measured, session.energy_note, args.include_throttled), file=sys.stderr)
     pusher.finish(None if outcome.interrupted else args.delete_after)
     progress.say(f"results: {writer.path}")
     if session.fatal:

@@ -43,6 +43,8 @@ class ExporterPage:
     board: dict[str, str] | None = None  # edge_board_info's labels
     input_rail_candidates: tuple[str, ...] = ()
     collectors: tuple[str, ...] = ()  # the collectors the page has (edge_collector_success)
+    # any throttling condition now (edge_throttled{window="now"}); None where the page has no flags
+    throttled: bool | None = None
 
     def input_rail(self) -> str | None:
         """The board's input rail among those this page has energy for (None: the board has none)."""
@@ -55,6 +57,7 @@ def parse_page(text: str) -> ExporterPage:
     board: dict[str, str] | None = None
     ranked: list[tuple[int, str]] = []
     collectors: list[str] = []
+    throttled: bool | None = None
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "edge_energy_joules_total":
@@ -65,11 +68,14 @@ def parse_page(text: str) -> ExporterPage:
                 ranked.append((int(s.labels["rank"]), s.labels.get("rail", "")))
             elif s.name == "edge_collector_success":
                 collectors.append(s.labels.get("collector", ""))
+            elif s.name == "edge_throttled" and s.labels.get("window") == "now":
+                throttled = bool(throttled) or s.value == 1
     names = [rail for _, rail in found]
     energy = {
         (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
     }
-    return ExporterPage(energy, board, tuple(rail for _, rail in sorted(ranked)), tuple(collectors))
+    ranks = tuple(rail for _, rail in sorted(ranked))
+    return ExporterPage(energy, board, ranks, tuple(collectors), throttled)
 
 
 def filtered(url: str, collectors: tuple[str, ...]) -> str:
@@ -88,10 +94,12 @@ class ExporterClient:
         self.url, self._auth = split_credentials(url)
         self.timeout = timeout
         self._edge_url: str | None = None
+        self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
 
     def read(self) -> ExporterPage:
         if self._edge_url is None:
             page = self._read(self.url)
+            self._runs = page.collectors
             wanted = tuple(c for c in EDGE_READ if c in page.collectors)
             if wanted and len(wanted) < len(page.collectors):
                 self._edge_url = filtered(self.url, wanted)
@@ -105,7 +113,23 @@ class ExporterClient:
             self._edge_url = None
             return self.read()
 
-    def _read(self, url: str) -> ExporterPage:
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """The collectors the exporter runs, as its first whole page listed them."""
+        return self._runs
+
+    def read_only(self, collectors: tuple[str, ...]) -> ExporterPage | None:
+        """Only ``collectors`` (those of them the exporter runs), cheaply; None when it runs none
+        or the read fails (a watcher during a prompt must never end the prompt)."""
+        wanted = tuple(c for c in collectors if c in self._runs)
+        if not wanted:
+            return None
+        try:
+            return self._read(filtered(self.url, wanted), whole=False)
+        except ExporterError:
+            return None
+
+    def _read(self, url: str, whole: bool = True) -> ExporterPage:
         request = urllib.request.Request(url, headers={"Authorization": self._auth} if self._auth else {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as r:
@@ -124,7 +148,7 @@ class ExporterClient:
             raise ExporterError(
                 f"exporter {self.url}: not a metrics page ({exc.__class__.__name__})"
             ) from exc
-        if page.board is None and not page.energy:
+        if whole and page.board is None and not page.energy:
             raise ExporterError(f"exporter {self.url}: not an edgemeter exporter (no edge_board_info)")
         return page
 

@@ -63,13 +63,17 @@ def _median(values: list[float], decimals: int) -> str:
     return f"{m:.0f}" if decimals == 0 and float(m).is_integer() else f"{m:.{max(decimals, 1)}f}"
 
 
-def summary(records: list[PromptRecord], energy_note: str | None = None) -> str:
+def summary(
+    records: list[PromptRecord], energy_note: str | None = None, include_throttled: bool = False
+) -> str:
     """Per-prompt medians over repetitions: TTFT, tok/s, tokens, energy, failures, in columns as
     wide as their widest cell; and, where energy is ``-`` for every prompt, the reason (no
-    exporter URL, no energy counter, no input rail)."""
+    exporter URL, no energy counter, no input rail). Prompts the board throttled during are left
+    out (and counted) unless ``include_throttled``."""
     by_id: dict[str, list[PromptRecord]] = {}
+    throttled = [r for r in records if not r.warmup and r.throttled]
     for r in records:
-        if not r.warmup:
+        if not r.warmup and (include_throttled or not r.throttled):
             by_id.setdefault(r.prompt_id, []).append(r)
     table = [["prompt_id", "runs", "failed", *(h for h, _, _ in COLUMNS)]]
     for pid, recs in by_id.items():
@@ -87,6 +91,9 @@ def summary(records: list[PromptRecord], energy_note: str | None = None) -> str:
     ]
     n = len(by_id)
     rows.append(f"{n} prompt{'' if n == 1 else 's'}, {sum(len(v) for v in by_id.values())} measured")
+    if throttled and not include_throttled:
+        k = len(throttled)
+        rows.append(f"{k} throttled prompt{'' if k == 1 else 's'} left out (--include-throttled keeps them)")
     if energy_note and all(r.energy_joules is None for r in records):
         rows.append(f"energy_J is - : {energy_note}")
     return "\n".join(rows)

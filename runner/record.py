@@ -104,6 +104,7 @@ class PromptRecord:
     decode_joules_per_token: float | None = None  # decode energy over the tokens after the first
     energy_above_idle_joules: float | None = None  # energy less idle_power_watts x the duration
     score: int | None = None  # 1/0 against expected (runner/score.py); None without expected
+    throttled: bool | None = None  # the firmware throttled during it (runner/throttle_watch.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

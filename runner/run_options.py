@@ -45,6 +45,7 @@ OPERATIONAL = (
     "no_push",
     "exporter_url",
     "quiet",
+    "include_throttled",
     "max_failures",
     "timeout",
     "delete_after",

@@ -24,6 +24,7 @@ from edgemeter.runner.push import Pusher
 from edgemeter.runner.record import Clock, PromptRecord, Timing, measure
 from edgemeter.runner.results import ResultsWriter
 from edgemeter.runner.score import score
+from edgemeter.runner.throttle_watch import ThrottleWatch, any_flag
 
 WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
 GRACE = 0.5  # after a stop or the deadline: this long for the next piece, then the reply is cut
@@ -227,6 +228,7 @@ class Session:
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
         first_read: threading.Thread | None = None
+        watch = ThrottleWatch(self.exporter) if before is not None else None
         if status == "ok":
             status, error, stats, first_read = self._generate(timing, prompt, max_tokens, before is not None)
         else:
@@ -236,6 +238,8 @@ class Session:
         )
         rec.score = score(prompt.expected, rec.response, self.score_mode) if status == "ok" else None
         after = None if before is None else self.read_timed()
+        if watch is not None and before is not None:
+            rec.throttled = any_flag(before.throttled, watch.stop(), after[0].throttled if after else None)
         if first_read is not None:
             first_read.join(timeout=self.exporter.timeout + 1 if self.exporter else 1)
         self._energy(rec, before, after)

@@ -165,3 +165,41 @@ def test_a_regex_expected_that_is_not_one_is_a_one_line_error(tmp_path) -> None:
     run = run_runner("--prompts", str(prompts), "--score", "regex", "--results", str(tmp_path / "r"))
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "prompt q: expected '(unclosed' is not a regular expression" in run.stderr
+
+
+def test_throttled_is_what_the_firmware_raised_during_the_prompt_not_a_since_boot_flag(tmp_path) -> None:
+    pi5 = BOARDS["pi5"](tmp_path / "pi5")
+    attr = pi5.sysfs / "devices/platform/soc/soc:firmware/get_throttled"
+    attr.parent.mkdir(parents=True)
+    attr.write_text("0\n")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("SLOW before\nSLOW HOT\nSLOW after\n")
+    results = tmp_path / "results"
+    done = threading.Event()
+    with exporter_on(pi5, "--vcgencmd", str(pi5.vcgencmd)) as url, FakeOllama() as ollama:
+
+        def firmware() -> None:  # throttles mid-way through the HOT prompt, then lets go
+            while not done.is_set() and not any("HOT" in r.get("prompt", "") for r in ollama.requests):
+                time.sleep(0.02)
+            if done.wait(0.6):
+                return
+            attr.write_text("40004\n")  # throttled now (bit 2), and since boot (bit 18)
+            done.wait(0.7)
+            attr.write_text("40000\n")  # cleared now; the since-boot bit stays
+
+        driver = threading.Thread(target=firmware)
+        driver.start()
+        try:
+            run = run_runner(
+                "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host",
+                ollama.url, "--results", str(results), "--max-tokens", "8", "--no-push",
+                "--exporter-url", url,
+            )  # fmt: skip
+        finally:
+            done.set()
+            driver.join()
+    assert run.returncode == 0, run.stderr
+    recs = {r["prompt"]: r for r in read_jsonl(next(results.glob("*.jsonl")))}
+    assert [recs[p]["throttled"] for p in ("SLOW before", "SLOW HOT", "SLOW after")] == [False, True, False]
+    assert "1 throttled prompt left out (--include-throttled keeps them)" in run.stderr
+    assert "2 prompts, 2 measured" in run.stderr

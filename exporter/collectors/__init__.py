@@ -48,5 +48,7 @@ COLLECTORS: dict[str, type[Collector]] = {
     )
 }
 
-# what a prompt's edge read needs: the energy counters, and the board with its input-rail candidates
-EDGE_READ = ("board_info", *(name for name, c in COLLECTORS.items() if c.serves_energy))
+# what a prompt's edge read needs: the energy counters, the board with its input-rail candidates,
+# and the firmware's throttling flags (a file read: the runner's per-prompt throttled)
+EDGE_READ = ("board_info", "throttled", *(name for name, c in COLLECTORS.items() if c.serves_energy))
+THROTTLE_READ = ("throttled",)  # what the runner polls during a prompt

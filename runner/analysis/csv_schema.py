@@ -23,7 +23,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("max_temperature_celsius", "the hottest sensor in the window"),
     ("avg_cpu_utilization_ratio", "busy CPU time over all CPU time in the window"),
     ("min_cpu_frequency_hertz", "the lowest CPU frequency in the window"),
-    ("throttled", "1 when the Pi firmware throttled in the window (empty on other boards)"),
+    (
+        "throttled",
+        "1 when the firmware throttled during the prompt (the runner's watch, else the scrapes)",
+    ),
     ("status", "ok, error or interrupted"),
     ("energy_rail", "the rail `energy_joules` is on: the board's input rail, `--rail`, or `A+B`"),
     ("score", "1/0: the reply against the JSONL prompt's `expected` (`--score`); empty without one"),

@@ -168,6 +168,14 @@ def _check_rail(rail: str, aligner: Aligner, records: list[dict[str, Any]]) -> N
         raise ExportError(complaint)
 
 
+def _throttled(rec: dict[str, Any], aligner: Aligner, start: float, end: float) -> float | None:
+    """The runner's own watch of the flags (polled through the prompt) where it has one, else the
+    highest "now" flag Prometheus scraped in the window."""
+    if rec.get("throttled") is not None:
+        return 1 if rec["throttled"] else 0
+    return aligner.extreme("edge_throttled", ', window="now"', start, end, max)
+
+
 def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, Any]:
     start, end = rec.get("started_at"), rec.get("ended_at")
     out: dict[str, Any] = {
@@ -202,7 +210,7 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
         max_temperature_celsius=aligner.extreme("edge_temperature_celsius", "", start, end, max),
         avg_cpu_utilization_ratio=aligner.cpu_utilization(start, end),
         min_cpu_frequency_hertz=aligner.extreme("edge_cpu_frequency_hertz", "", start, end, min),
-        throttled=aligner.extreme("edge_throttled", ', window="now"', start, end, max),
+        throttled=_throttled(rec, aligner, start, end),
         energy_rail=chosen if energy is not None else None,
     )
     if chosen and chosen == rec.get("energy_rail"):
