@@ -28,6 +28,7 @@ from edgemeter.runner import meta as run_meta
 from edgemeter.runner.backends import BACKENDS, DEFAULT
 from edgemeter.runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
 from edgemeter.runner.backends.text import flags as text_cli
+from edgemeter.runner.cooldown import Cooldown
 from edgemeter.runner.exporter_client import ExporterClient, ExporterPage
 from edgemeter.runner.progress import Progress, summary
 from edgemeter.runner.prompts import PromptFileError, load_prompts
@@ -148,6 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SCORE_MODES,
         default="contains",
         help="how a reply is graded against a JSONL prompt's expected (record score 1/0)",
+    )
+    p.add_argument(
+        "--cooldown-to",
+        type=float,
+        metavar="CELSIUS",
+        help="before each prompt, wait until the board's hottest sensor is at or below CELSIUS "
+        "(needs --exporter-url; records cooldown_seconds, start_temperature_celsius)",
+    )
+    p.add_argument(
+        "--cooldown-timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="run the prompt anyway (with a warning) after waiting this long to cool",
     )
     p.add_argument(
         "--include-throttled",
@@ -271,6 +286,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any] | None]:
         raise UsageError("--delete-after must be a number of seconds >= 0")
     if args.idle is not None and not args.exporter_url:
         raise UsageError("--idle needs --exporter-url (the idle power is read from the exporter)")
+    if args.cooldown_to is not None and not args.exporter_url:
+        raise UsageError("--cooldown-to needs --exporter-url (the temperatures are read from the exporter)")
     _resolve_model(args)
     return args, old
 
@@ -458,6 +475,10 @@ def _measure(
     page = session.read_exporter()
     _check_rail(args, page)
     meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)
+    if args.cooldown_to is not None and session.exporter is not None:
+        session.cooldown = Cooldown(
+            session.exporter, args.cooldown_to, args.cooldown_timeout, progress, session.stop
+        )
     if old is not None and "idle_power_watts" in old:  # the run's idle, measured when it began
         session.idle_watts = meta["idle_power_watts"] = old["idle_power_watts"]
     elif args.idle is not None:

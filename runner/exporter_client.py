@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.exporter.boards import temperatures as board_temperatures
 from edgemeter.exporter.collectors import EDGE_READ
 from edgemeter.runner.backends.http_stream import split_credentials
 
@@ -45,6 +46,7 @@ class ExporterPage:
     collectors: tuple[str, ...] = ()  # the collectors the page has (edge_collector_success)
     # any throttling condition now (edge_throttled{window="now"}); None where the page has no flags
     throttled: bool | None = None
+    hottest: float | None = None  # the hottest temperature that counts (exporter/boards/temperatures.py)
 
     def input_rail(self) -> str | None:
         """The board's input rail among those this page has energy for (None: the board has none)."""
@@ -58,6 +60,7 @@ def parse_page(text: str) -> ExporterPage:
     ranked: list[tuple[int, str]] = []
     collectors: list[str] = []
     throttled: bool | None = None
+    temperatures: list[tuple[str, float]] = []
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name == "edge_energy_joules_total":
@@ -68,6 +71,8 @@ def parse_page(text: str) -> ExporterPage:
                 ranked.append((int(s.labels["rank"]), s.labels.get("rail", "")))
             elif s.name == "edge_collector_success":
                 collectors.append(s.labels.get("collector", ""))
+            elif s.name == "edge_temperature_celsius":
+                temperatures.append((s.labels.get("sensor", ""), s.value))
             elif s.name == "edge_throttled" and s.labels.get("window") == "now":
                 throttled = bool(throttled) or s.value == 1
     names = [rail for _, rail in found]
@@ -75,7 +80,9 @@ def parse_page(text: str) -> ExporterPage:
         (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
     }
     ranks = tuple(rail for _, rail in sorted(ranked))
-    return ExporterPage(energy, board, ranks, tuple(collectors), throttled)
+    return ExporterPage(
+        energy, board, ranks, tuple(collectors), throttled, board_temperatures.hottest(temperatures)
+    )
 
 
 def filtered(url: str, collectors: tuple[str, ...]) -> str:

@@ -105,6 +105,8 @@ class PromptRecord:
     energy_above_idle_joules: float | None = None  # energy less idle_power_watts x the duration
     score: int | None = None  # 1/0 against expected (runner/score.py); None without expected
     throttled: bool | None = None  # the firmware throttled during it (runner/throttle_watch.py)
+    cooldown_seconds: float | None = None  # --cooldown-to: how long the board was left to cool first
+    start_temperature_celsius: float | None = None  # the hottest sensor when it started (--cooldown-to)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

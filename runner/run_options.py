@@ -36,6 +36,7 @@ MEASURED = (
     "rail",
     "idle",
     "score",
+    "cooldown_to",
     *text_cli.MEASURED,
 )
 # options that say only how the run is carried out: a resumed part may change them
@@ -46,6 +47,7 @@ OPERATIONAL = (
     "exporter_url",
     "quiet",
     "include_throttled",
+    "cooldown_timeout",
     "max_failures",
     "timeout",
     "delete_after",

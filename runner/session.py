@@ -16,6 +16,7 @@ from typing import Any
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner import phases
 from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
+from edgemeter.runner.cooldown import Cooldown
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from edgemeter.runner.progress import Progress
 from edgemeter.runner.prompts import Prompt
@@ -89,6 +90,7 @@ class Session:
         self.rail = rail
         self.score_mode = score_mode
         self.idle_watts: float | None = None  # measured by --idle before the first prompt
+        self.cooldown: Cooldown | None = None  # --cooldown-to
         self.clock = Clock()
         self._first: tuple[ExporterPage, float] | None = None  # the first-token read and its time
         # why energy_joules is empty, for the summary (the latest reason; None while it is measured)
@@ -223,6 +225,9 @@ class Session:
                 error = str(exc)
         if error is not None:
             status = "error"
+        cooled: tuple[float, float | None] | None = None
+        if self.cooldown is not None and not warmup and status == "ok":
+            cooled = self.cooldown.wait()
         before = None if warmup or status != "ok" else self.read_exporter()
         self._first = None
         timing = Timing(started_at=self.clock.now())
@@ -237,6 +242,8 @@ class Session:
             timing, stats or EngineStats(chunked_output=self.backend.chunked_output), base, status, error
         )
         rec.score = score(prompt.expected, rec.response, self.score_mode) if status == "ok" else None
+        if cooled is not None:
+            rec.cooldown_seconds, rec.start_temperature_celsius = cooled
         after = None if before is None else self.read_timed()
         if watch is not None and before is not None:
             rec.throttled = any_flag(before.throttled, watch.stop(), after[0].throttled if after else None)

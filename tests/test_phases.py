@@ -203,3 +203,69 @@ def test_throttled_is_what_the_firmware_raised_during_the_prompt_not_a_since_boo
     assert [recs[p]["throttled"] for p in ("SLOW before", "SLOW HOT", "SLOW after")] == [False, True, False]
     assert "1 throttled prompt left out (--include-throttled keeps them)" in run.stderr
     assert "2 prompts, 2 measured" in run.stderr
+
+
+def test_the_hottest_sensor_leaves_out_stuck_and_impossible_readings() -> None:
+    from edgemeter.exporter.boards.temperatures import hottest
+
+    # the Nano's PMIC-Die is a constant 100 °C; the Orin Nano's fused-off CV zones read -256 °C
+    assert hottest([("PMIC-Die", 100.0), ("CPU-therm", 33.5), ("cv0-thermal", -256.0)]) == 33.5
+    assert hottest([("cv0-thermal", -256.0)]) is None
+
+
+def test_cooldown_waits_for_the_board_to_cool_and_records_it(tmp_path) -> None:
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")
+    zones = [
+        z
+        for z in (orin.sysfs / "class/thermal").glob("thermal_zone*")
+        if "cv" not in (z / "type").read_text()
+    ]
+    origin, done = time.monotonic(), threading.Event()
+
+    def cool() -> None:  # Newton's cooling from 70 °C towards 40 °C, 4 s time constant
+        while not done.is_set():
+            celsius = 40 + 30 * math.exp(-(time.monotonic() - origin) / 4.0)
+            for z in zones:
+                (z / "temp").write_text(f"{round(celsius * 1000)}\n")
+            done.wait(0.05)
+
+    driver = threading.Thread(target=cool)
+    driver.start()
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\ntwo\n")
+    results = tmp_path / "results"
+    try:
+        with exporter_on(orin) as url, FakeOllama() as ollama:
+            run = run_runner(
+                "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host",
+                ollama.url, "--results", str(results), "--no-push", "--exporter-url", url,
+                "--cooldown-to", "50",
+            )  # fmt: skip
+    finally:
+        done.set()
+        driver.join()
+    assert run.returncode == 0, run.stderr
+    assert "cooling: " in run.stderr and "waiting for 50 °C" in run.stderr
+    first, second = read_jsonl(next(results.glob("*.jsonl")))
+    # it reaches 50 °C 4.4 s after the start; the runner starts its first prompt after that
+    assert first["start_temperature_celsius"] <= 50 and first["cooldown_seconds"] >= 1.0
+    assert second["start_temperature_celsius"] <= 50 and second["cooldown_seconds"] < 1.0
+
+
+def test_cooldown_gives_up_after_its_timeout_with_a_warning(tmp_path) -> None:
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")  # tj-thermal at 47.6 °C, and it stays there
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\n")
+    results = tmp_path / "results"
+    with exporter_on(orin) as url, FakeOllama() as ollama:
+        run = run_runner(
+            "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host",
+            ollama.url, "--results", str(results), "--no-push", "--exporter-url", url,
+            "--cooldown-to", "30", "--cooldown-timeout", "1.5",
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (
+        "warning: not at 30 °C after 1.5 s (--cooldown-timeout): the prompt starts at 47.6 °C" in run.stderr
+    )
+    [rec] = read_jsonl(next(results.glob("*.jsonl")))
+    assert rec["start_temperature_celsius"] == pytest.approx(47.593) and 1.5 <= rec["cooldown_seconds"] < 3

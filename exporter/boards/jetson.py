@@ -14,6 +14,8 @@ DEFAULT_COLLECTORS: dict[str, bool] = {"rapl": False, "nvml": False, "jetson": T
 # Orin Nano/NX's VDD_IN and the Nano's POM_5V_IN measure the module's input; AGX Orin has neither
 # (its INA3221 rails are sub-rails), so it has no input rail
 INPUT_RAILS: tuple[str, ...] = ("VDD_IN", "POM_5V_IN")
+# the Nano's PMIC-Die zone reads a constant 100 °C: not a temperature a cooldown can wait on
+STUCK_SENSORS: tuple[str, ...] = ("PMIC-Die",)
 
 
 def matches(identity: Identity) -> bool:

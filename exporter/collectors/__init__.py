@@ -52,3 +52,4 @@ COLLECTORS: dict[str, type[Collector]] = {
 # and the firmware's throttling flags (a file read: the runner's per-prompt throttled)
 EDGE_READ = ("board_info", "throttled", *(name for name, c in COLLECTORS.items() if c.serves_energy))
 THROTTLE_READ = ("throttled",)  # what the runner polls during a prompt
+TEMPERATURE_READ = ("thermal_zone", "hwmon", "nvml", "hailo")  # what --cooldown-to polls
