@@ -6,8 +6,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
+from edgemeter.runner.analysis import repetitions
 from edgemeter.runner.record import PromptRecord
 
 
@@ -50,38 +51,57 @@ class Progress:
 COLUMNS = (  # header, record field, decimals (0: a count, shown as an integer)
     ("ttft_s", "ttft_seconds", 3),
     ("tok/s", "decode_tokens_per_second", 1),
+    ("tok/s_95%", "decode_tokens_per_second", -1),  # the interval of the median (3 runs or more)
     ("in_tok", "input_tokens", 0),
     ("out_tok", "output_tokens", 0),
     ("energy_J", "energy_joules", 3),
+    ("J/tok", "joules_per_output_token", 4),
 )
 
 
-def _median(values: list[float], decimals: int) -> str:
-    if not values:
+def _number(value: float | None, decimals: int) -> str:
+    if value is None:
         return "-"
-    m = statistics.median(values)
-    return f"{m:.0f}" if decimals == 0 and float(m).is_integer() else f"{m:.{max(decimals, 1)}f}"
+    return f"{value:.0f}" if decimals == 0 and float(value).is_integer() else f"{value:.{max(decimals, 1)}f}"
+
+
+def _median(values: list[float], decimals: int) -> str:
+    return _number(statistics.median(values), decimals) if values else "-"
+
+
+def _cells(g: repetitions.Group, recs: list[dict[str, Any]], scored: bool) -> list[str]:
+    ok = [r for r in recs if r.get("status") == "ok"]
+    cells = [g.prompt_id, str(g.runs), str(g.failed)]
+    for _, field, decimals in COLUMNS:
+        figure = g.figures.get(field)
+        if decimals < 0:  # an interval
+            lo_hi = figure.interval if figure else None
+            cells.append(f"{lo_hi[0]:.1f}-{lo_hi[1]:.1f}" if lo_hi else "-")
+        elif figure is not None:
+            cells.append(_number(figure.median, decimals))
+        else:
+            cells.append(_median([r[field] for r in ok if isinstance(r.get(field), int | float)], decimals))
+    if scored:
+        cells.append(_number(g.score, 2))
+    return cells
 
 
 def summary(
     records: list[PromptRecord], energy_note: str | None = None, include_throttled: bool = False
 ) -> str:
-    """Per-prompt medians over repetitions: TTFT, tok/s, tokens, energy, failures, in columns as
-    wide as their widest cell; and, where energy is ``-`` for every prompt, the reason (no
-    exporter URL, no energy counter, no input rail). Prompts the board throttled during are left
-    out (and counted) unless ``include_throttled``."""
-    by_id: dict[str, list[PromptRecord]] = {}
-    throttled = [r for r in records if not r.warmup and r.throttled]
-    for r in records:
-        if not r.warmup and (include_throttled or not r.throttled):
-            by_id.setdefault(r.prompt_id, []).append(r)
-    table = [["prompt_id", "runs", "failed", *(h for h, _, _ in COLUMNS)]]
-    for pid, recs in by_id.items():
-        ok = [r for r in recs if r.status == "ok"]
-        cells = [pid, str(len(recs)), str(len(recs) - len(ok))]
-        for _, field, decimals in COLUMNS:
-            cells.append(_median([getattr(r, field) for r in ok if getattr(r, field) is not None], decimals))
-        table.append(cells)
+    """Per prompt over its repetitions, and over all of them: medians of TTFT, tok/s (with the
+    95 % interval of the median from three runs on), tokens, energy and J/token, failures and the
+    mean score, in columns as wide as their widest cell; and, where energy is ``-`` for every
+    prompt, the reason (no exporter URL, no energy counter, no input rail). Prompts the board
+    throttled during are left out (and counted) unless ``include_throttled``."""
+    data = [r.to_json() for r in records]
+    groups, overall, throttled = repetitions.summarize(data, include_throttled)
+    scored = any(g.score is not None for g in groups)
+    table = [["prompt_id", "runs", "failed", *(h for h, _, _ in COLUMNS), *(["score"] if scored else [])]]
+    kept = [r for r in data if not r.get("warmup") and (include_throttled or not r.get("throttled"))]
+    for g in [*groups, *([overall] if overall else [])]:
+        recs = kept if g is overall else [r for r in kept if str(r.get("prompt_id")) == g.prompt_id]
+        table.append(_cells(g, recs, scored))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     rows = [
         "  ".join(
@@ -89,11 +109,11 @@ def summary(
         )
         for row in table
     ]
-    n = len(by_id)
-    rows.append(f"{n} prompt{'' if n == 1 else 's'}, {sum(len(v) for v in by_id.values())} measured")
-    if throttled and not include_throttled:
-        k = len(throttled)
-        rows.append(f"{k} throttled prompt{'' if k == 1 else 's'} left out (--include-throttled keeps them)")
+    n = len(groups)
+    rows.append(f"{n} prompt{'' if n == 1 else 's'}, {sum(g.runs for g in groups)} measured")
+    if throttled:
+        plural = "" if throttled == 1 else "s"
+        rows.append(f"{throttled} throttled prompt{plural} left out (--include-throttled keeps them)")
     if energy_note and all(r.energy_joules is None for r in records):
         rows.append(f"energy_J is - : {energy_note}")
     return "\n".join(rows)

@@ -55,21 +55,23 @@ def test_summary_columns_line_up_at_any_width_and_counts_are_integers() -> None:
         _record("1", ttft_seconds=0.1234, decode_tokens_per_second=101.23, input_tokens=36, output_tokens=32),
         _record("a-very-long-prompt-id", ttft_seconds=1.5, input_tokens=7, output_tokens=3),
     ])  # fmt: skip
-    header, first, second, total = text.splitlines()
-    assert len(header) == len(first) == len(second)
-    assert first.split() == ["1", "1", "0", "0.123", "101.2", "36", "32", "-"]
+    header, first, second, overall, total = text.splitlines()
+    assert len(header) == len(first) == len(second) == len(overall)
+    # tok/s_95% and J/tok: "-" (one run, no energy)
+    assert first.split() == ["1", "1", "0", "0.123", "101.2", "-", "36", "32", "-", "-"]
+    assert overall.split()[:3] == ["all", "2", "0"]
     for column in ("ttft_s", "in_tok", "energy_J"):  # right-aligned under its header
         end = header.index(column) + len(column)
         assert first[end - 1] != " " and second[end - 1] != " "
     assert total == "2 prompts, 2 measured"
     one = summary([_record("1", input_tokens=36)]).splitlines()
-    assert one[-1] == "1 prompt, 1 measured" and one[1].split()[5] == "36"
+    assert one[-1] == "1 prompt, 1 measured" and one[1].split()[6] == "36" and len(one) == 3
 
 
 @pytest.mark.parametrize("values", [[36, 37]])
 def test_a_median_between_two_counts_keeps_its_half(values: list[int]) -> None:
     text = summary([_record("1", input_tokens=v) for v in values])
-    assert text.splitlines()[1].split()[5] == "36.5"
+    assert text.splitlines()[1].split()[6] == "36.5"
 
 
 def test_exporter_help_says_how_process_patterns_match() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
+from edgemeter.runner.analysis import repetitions
 from edgemeter.runner.analysis.alignment import MARGIN, Aligner
 from edgemeter.runner.analysis.csv_schema import NAMES, RECORD_ENERGY
 from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
@@ -218,6 +219,28 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
     return out
 
 
+def _summary(args: argparse.Namespace, out: Path) -> int:
+    """Per prompt and overall: the medians and 95 % intervals the end-of-run summary prints, from
+    the results file alone (no Prometheus needed)."""
+    if not args.run:
+        raise ExportError("--summary needs --run RUN_ID")
+    records = _from_results(Path(args.results), args.run)
+    if records is None:
+        raise ExportError(f"--run {args.run}: no results file {jsonl_path(Path(args.results), args.run)}")
+    groups, overall, throttled = repetitions.summarize(records, args.include_throttled)
+    try:
+        with out.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=repetitions.CSV_COLUMNS)
+            writer.writeheader()
+            for g in [*groups, *([overall] if overall else [])]:
+                writer.writerow({k: _cell(v) for k, v in repetitions.csv_row(g).items()})
+    except OSError as exc:
+        raise ExportError(f"--out {out}: {exc.strerror}") from exc
+    left_out = f"; {throttled} throttled prompts left out (--include-throttled)" if throttled else ""
+    print(f"wrote the summary of {len(groups)} prompts to {out}{left_out}", file=sys.stderr)
+    return 0
+
+
 def export(args: argparse.Namespace) -> int:
     prom = Prometheus(args.prometheus)
     out = Path(args.out)
@@ -225,6 +248,8 @@ def export(args: argparse.Namespace) -> int:
         raise ExportError(f"--out {out}: exists (add --force to overwrite)")
     if not out.parent.is_dir():
         raise ExportError(f"--out {out}: no such directory {out.parent}")
+    if args.summary:
+        return _summary(args, out)
     if args.raw:
         return _raw(prom, args, out)
     if not args.run:
@@ -287,6 +312,14 @@ def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.Argume
     p.add_argument("--results", default="results", metavar="DIR", help="where the run's results file is")
     p.add_argument("--rail", help="energy rail (default: the board's input rail, docs/alignment.md)")
     p.add_argument("--instance", default=".*", metavar="REGEX", help="the board's instance label, if several")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="per prompt and overall: median and 95 %% interval of tok/s, TTFT, J/token (results file)",
+    )
+    p.add_argument(
+        "--include-throttled", action="store_true", help="--summary: keep prompts the board throttled during"
+    )
     p.add_argument("--force", action="store_true", help="overwrite --out")
     return p
 
