@@ -95,6 +95,7 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 SUBCOMMANDS = """subcommands:
   runner export --run RUN_ID --out FILE.csv   per-prompt CSV aligned with the board's series (--raw: series)
   runner report --run RUN_ID --out FILE.png   a picture of the run and the per-prompt table
+  runner compare RUN_A RUN_B [--json FILE]    B against A: medians, ratios B/A with 95 % intervals, setups
   (each has its own --help)"""
 
 
@@ -342,10 +343,10 @@ def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
     early.check()
     _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["export"], ["report"]):
-        from edgemeter.runner.analysis import export, report
+    if argv[:1] in (["export"], ["report"], ["compare"]):
+        from edgemeter.runner.analysis import compare, export, report
 
-        command = export if argv[0] == "export" else report
+        command = {"export": export, "report": report, "compare": compare}[argv[0]]
         try:
             return command.main(argv[1:], _Parser)
         except UsageError as exc:

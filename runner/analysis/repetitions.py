@@ -20,7 +20,7 @@ FIGURES: tuple[tuple[str, str, int], ...] = (
 ALL = "all"  # the overall row's prompt_id
 
 
-def _value(rec: Mapping[str, Any], name: str) -> float | None:
+def value_of(rec: Mapping[str, Any], name: str) -> float | None:
     if name == "joules_per_output_token":
         energy, tokens = rec.get("energy_joules"), rec.get("output_tokens")
         return energy / tokens if isinstance(energy, int | float) and tokens else None
@@ -48,7 +48,7 @@ def group(prompt_id: str, recs: Sequence[Mapping[str, Any]]) -> Group:
     ok = [r for r in recs if r.get("status") == "ok"]
     figures = {}
     for name, _, _ in FIGURES:
-        values = [v for r in ok if (v := _value(r, name)) is not None]
+        values = [v for r in ok if (v := value_of(r, name)) is not None]
         figures[name] = Figure(stats.median(values), stats.interval(values), len(values))
     scores = [r["score"] for r in ok if isinstance(r.get("score"), int) and not isinstance(r["score"], bool)]
     return Group(

@@ -1,0 +1,52 @@
+"""``runner compare``: two real runs on the Ollama stand-in, B slower than A, with a setup that
+differs: medians, ratios with intervals, the differences as warnings, JSON, the CI gate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_ollama import FakeOllama
+
+from helpers import run_runner
+
+
+def a_run(tmp_path, results, delay: float, max_tokens: str) -> str:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\ntwo\n")
+    with FakeOllama(token_delay=delay) as ollama:
+        run = run_runner(
+            "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url,
+            "--results", str(results), "--max-tokens", max_tokens, "--repeat", "4", "--no-push",
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return run.stderr.split("results: ")[1].split("/")[-1].removesuffix(".jsonl\n").strip()
+
+
+def test_compare_two_runs(tmp_path) -> None:
+    results = tmp_path / "results"
+    a = a_run(tmp_path, results, 0.01, "12")
+    b = a_run(tmp_path, results, 0.03, "10")
+    out = tmp_path / "c.json"
+    done = run_runner("compare", a, b, "--results", str(results), "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:5] == ["prompt_id", "tok/s", "A", "tok/s", "B"]
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "all"]
+    assert "warning: options.max_tokens differs: A 12, B 10" in done.stderr
+    report = json.loads(out.read_text())
+    rate = report["metrics"]["decode_tokens_per_second"]
+    assert set(rate) == {"a_median", "b_median", "ratio", "ci95"}
+    assert rate["ratio"] == pytest.approx(rate["b_median"] / rate["a_median"]) and rate["ratio"] < 0.6
+    assert rate["ci95"][0] <= rate["ratio"] <= rate["ci95"][1]
+    assert {"key": "options.max_tokens", "a": 12, "b": 10} in report["manifest_differences"]
+    assert set(report["prompts"]) == {"1", "2"}
+    gate = run_runner("compare", a, b, "--results", str(results), "--fail-if-slower", "10")
+    assert gate.returncode == 1 and "% below A's (--fail-if-slower 10)" in gate.stderr
+    assert run_runner("compare", b, a, "--results", str(results), "--fail-if-slower", "10").returncode == 0
+
+
+def test_compare_bad_input_is_one_line(tmp_path) -> None:
+    done = run_runner("compare", "20261201T000000Z-aaaa", "20261201T000000Z-bbbb", "--results", str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("runner compare: error: run 20261201T000000Z-aaaa: no results file")
