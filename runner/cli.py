@@ -9,6 +9,7 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -23,13 +24,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edgemeter.exporter.boards import rails as board_rails
-from edgemeter.runner import __version__, run_options
+from edgemeter.runner import __version__, manifest, run_options
 from edgemeter.runner import meta as run_meta
 from edgemeter.runner.backends import BACKENDS, DEFAULT
 from edgemeter.runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
 from edgemeter.runner.backends.text import flags as text_cli
 from edgemeter.runner.cooldown import Cooldown
-from edgemeter.runner.exporter_client import ExporterClient, ExporterPage
+from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage
 from edgemeter.runner.progress import Progress, summary
 from edgemeter.runner.prompts import PromptFileError, load_prompts
 from edgemeter.runner.push import Pusher
@@ -476,6 +477,8 @@ def _measure(
     page = session.read_exporter()
     _check_rail(args, page)
     meta = run_meta.begin(args, run_id, backend, load_seconds, _board(page, session.exporter), old)
+    if old is None or "manifest" not in old:
+        meta["manifest"] = {"start": page.facts if page else None, "runner": manifest.runner_facts()}
     if args.cooldown_to is not None and session.exporter is not None:
         session.cooldown = Cooldown(
             session.exporter, args.cooldown_to, args.cooldown_timeout, progress, session.stop
@@ -500,6 +503,9 @@ def _measure(
         pusher.finish(None)
         raise
     progress.close()
+    if session.exporter is not None and "manifest" in meta:
+        with contextlib.suppress(ExporterError):  # the facts at the end, when the exporter answers
+            meta["manifest"]["end"] = session.exporter.read_whole().facts
     run_meta.end(meta, "interrupted" if outcome.interrupted else "finished")
     writer.write_meta(meta)
     measured = [r for r in outcome.records if not r.warmup]

@@ -26,6 +26,7 @@ from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.exporter.boards import temperatures as board_temperatures
 from edgemeter.exporter.collectors import EDGE_READ
 from edgemeter.runner.backends.http_stream import split_credentials
+from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
 
 TIMEOUT = 2.0
 
@@ -46,6 +47,7 @@ class ExporterPage:
     collectors: tuple[str, ...] = ()  # the collectors the page has (edge_collector_success)
     # any throttling condition now (edge_throttled{window="now"}); None where the page has no flags
     throttled: bool | None = None
+    facts: dict[str, float] = field(default_factory=dict)  # the manifest's series (runner/manifest.py)
     hottest: float | None = None  # the hottest temperature that counts (exporter/boards/temperatures.py)
 
     def input_rail(self) -> str | None:
@@ -61,8 +63,13 @@ def parse_page(text: str) -> ExporterPage:
     collectors: list[str] = []
     throttled: bool | None = None
     temperatures: list[tuple[str, float]] = []
+    facts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
+            if s.name in MANIFEST_SERIES:
+                facts[s.name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items())) + "}"] = (
+                    s.value
+                )
             if s.name == "edge_energy_joules_total":
                 found[(s.labels.get("source", ""), s.labels.get("rail", ""))] = s.value
             elif s.name == "edge_board_info":
@@ -80,9 +87,8 @@ def parse_page(text: str) -> ExporterPage:
         (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
     }
     ranks = tuple(rail for _, rail in sorted(ranked))
-    return ExporterPage(
-        energy, board, ranks, tuple(collectors), throttled, board_temperatures.hottest(temperatures)
-    )
+    hottest = board_temperatures.hottest(temperatures)
+    return ExporterPage(energy, board, ranks, tuple(collectors), throttled, facts, hottest)
 
 
 def filtered(url: str, collectors: tuple[str, ...]) -> str:
@@ -124,6 +130,10 @@ class ExporterClient:
     def runs(self) -> tuple[str, ...]:
         """The collectors the exporter runs, as its first whole page listed them."""
         return self._runs
+
+    def read_whole(self) -> ExporterPage:
+        """The whole page (the manifest's facts at the run's end)."""
+        return self._read(self.url)
 
     def read_only(self, collectors: tuple[str, ...]) -> ExporterPage | None:
         """Only ``collectors`` (those of them the exporter runs), cheaply; None when it runs none

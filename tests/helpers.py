@@ -194,8 +194,9 @@ def exporter_on(board: object, *flags: str) -> Iterator[str]:
         "--sysfs",
         str(board.sysfs),
         "--procfs",
-        str(board.procfs),
-        *flags,  # type: ignore[attr-defined]
+        str(board.procfs),  # type: ignore[attr-defined]
+        *(["--rootfs", str(board.rootfs)] if getattr(board, "rootfs", None) else []),
+        *flags,
     )
     with running(cmd, port):
         time.sleep(0.3)  # let the sampler take a few readings

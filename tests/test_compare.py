@@ -50,3 +50,38 @@ def test_compare_bad_input_is_one_line(tmp_path) -> None:
     done = run_runner("compare", "20261201T000000Z-aaaa", "20261201T000000Z-bbbb", "--results", str(tmp_path))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("runner compare: error: run 20261201T000000Z-aaaa: no results file")
+
+
+def test_the_manifest_records_the_setup_and_compare_warns_when_the_power_mode_changed(tmp_path) -> None:
+    from boardtrees import BOARDS
+    from helpers import exporter_on
+
+    orin = BOARDS["jetson_orin"](tmp_path / "orin")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\n")
+    results = tmp_path / "results"
+    runs = []
+    with exporter_on(orin) as url, FakeOllama() as ollama:
+        for mode in ("0000", "0001"):  # 15W, then 7W
+            (orin.rootfs / "var/lib/nvpmodel/status").write_text(f"pmode:{mode} fmode:fanNull\n")
+            run = run_runner(
+                "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host",
+                ollama.url, "--results", str(results), "--no-push", "--exporter-url", url, "--repeat", "3",
+            )  # fmt: skip
+            assert run.returncode == 0, run.stderr
+            runs.append(run.stderr.split("results: ")[1].split("/")[-1].removesuffix(".jsonl\n").strip())
+    meta = json.loads((results / f"{runs[0]}.meta.json").read_text())
+    start, end = meta["manifest"]["start"], meta["manifest"]["end"]
+    assert start['edge_cpu_governor_info{cpu="0",governor="schedutil"}'] == 1
+    assert start['edge_jetson_power_mode_info{id="0",name="15W"}'] == 1
+    assert start['edge_cpu_scaling_frequency_max_hertz{cpu="4"}'] == 1510400000
+    assert 'edge_throttled{condition="throttled",window="now"}' not in start  # no firmware flags on a Jetson
+    assert end == start and meta["manifest"]["runner"]["cpu_affinity"]
+    done = run_runner("compare", *runs, "--results", str(results))
+    assert done.returncode == 0, done.stderr
+    assert (
+        'manifest.start.edge_jetson_power_mode_info{id="0",name="15W"} differs: A 1.0, B None' in done.stderr
+    )
+    assert (
+        'manifest.start.edge_jetson_power_mode_info{id="1",name="7W"} differs: A None, B 1.0' in done.stderr
+    )

@@ -38,6 +38,11 @@ class CpufreqCollector(Collector):
         freqs = require(read_cpu_frequencies(self.config.sysfs, rlog), "no cpufreq")
         current = families.cpu_frequency()
         limits = {k: GaugeMetricFamily(name, text, labels=["cpu"]) for k, (name, text) in _LIMITS.items()}
+        governors = GaugeMetricFamily(
+            "edge_cpu_governor_info",
+            "The cpu's cpufreq governor (scaling_governor), always 1.",
+            labels=["cpu", "governor"],
+        )
         for f in freqs:
             if f.current_hertz is not None:
                 families.add(current, f.current_hertz, cpu=f.cpu, source="cpufreq")
@@ -45,4 +50,6 @@ class CpufreqCollector(Collector):
                 value = getattr(f, field)
                 if value is not None:
                     family.add_metric([f.cpu], value)
-        return [current, *limits.values()]
+            if f.governor:
+                governors.add_metric([f.cpu, f.governor], 1)
+        return [current, *limits.values(), governors]

@@ -24,6 +24,7 @@ class CpuFrequency:
     min_hertz: float | None = None  # cpuinfo_min_freq
     scaling_max_hertz: float | None = None  # scaling_max_freq: policy cap (user or thermal)
     scaling_min_hertz: float | None = None
+    governor: str | None = None  # scaling_governor
 
 
 def parse_cpu_list(text: str) -> list[str]:
@@ -38,7 +39,7 @@ def parse_cpu_list(text: str) -> list[str]:
     return cpus
 
 
-def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | None]:
+def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | str | None]:
     names = set(list_dir(path) or ())
 
     def get(attr: str) -> float | None:
@@ -53,6 +54,9 @@ def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | None]:
         "min_hertz": get("cpuinfo_min_freq"),
         "scaling_max_hertz": get("scaling_max_freq"),
         "scaling_min_hertz": get("scaling_min_freq"),
+        "governor": read_text(os.path.join(path, "scaling_governor"), rlog)
+        if "scaling_governor" in names
+        else None,
     }
 
 
