@@ -286,6 +286,38 @@ LLM_RUN = board_dashboard(
             description="Energy over every repetition of the prompt divided by the tokens over every repetition.",
         ),
         panel(
+            "Energy by phase per prompt (mean over repetitions)",
+            [
+                (
+                    f"avg by ({PER_PROMPT}) (edge_llm_prompt_{phase}_energy_joules{{{R}}})",
+                    f"{phase} {{{{run_id}}}} {{{{prompt_id}}}}",
+                )
+                for phase in ("prefill", "decode")
+            ],
+            "joule",
+            "bargauge",
+            description="Start to first token, first token to end, on the run's energy rail (they sum to its energy).",
+        ),
+        panel(
+            "Energy above idle per prompt (mean over repetitions)",
+            [
+                (
+                    f"avg by ({PER_PROMPT}) (edge_llm_prompt_energy_above_idle_joules{{{R}}})",
+                    "{{run_id}} {{prompt_id}}",
+                )
+            ],
+            "joule",
+            "bargauge",
+            description="The prompt's energy less the board's idle power (runner --idle) times its duration.",
+        ),
+        panel(
+            "Score per prompt (mean over repetitions)",
+            [(f"avg by ({PER_PROMPT}) (edge_llm_prompt_score{{{R}}})", "{{run_id}} {{prompt_id}}")],
+            "percentunit",
+            "bargauge",
+            description="Share of repetitions whose reply matched the prompt's expected answer (runner --score).",
+        ),
+        panel(
             "Board power while the prompts ran", [(f"edge_power_watts{{{I}}}", "{{source}} {{rail}}")], "watt"
         ),
         panel(

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -147,6 +147,7 @@ def run_prompts_into_stack(
     max_tokens: int,
     token_delay: float = 0.01,
     backend: list[str] | None = None,
+    extra: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
     """The runner pushing to a native stack's Pushgateway and reading the energy from its exporter
     at each prompt's edges: on the Ollama stand-in, or on the engine ``backend`` flags name."""
@@ -154,9 +155,9 @@ def run_prompts_into_stack(
 
     prompts.write_text(text)
     if backend is not None:
-        return _runner_into_stack(ports, prompts, results, max_tokens, backend)
+        return _runner_into_stack(ports, prompts, results, max_tokens, [*backend, *extra])
     with FakeOllama(token_delay=token_delay) as ollama:
-        flags = ["--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url]
+        flags = ["--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url, *extra]
         return _runner_into_stack(ports, prompts, results, max_tokens, flags)
 
 

@@ -157,7 +157,7 @@ def test_fleet_table_is_one_row_per_board_with_board_and_location_variables() ->
 
 def test_llm_run_per_prompt_figures_are_means_over_repetitions_named_by_run() -> None:
     per_prompt = [p for p in DASHBOARDS["llm-run.json"]["panels"] if "per prompt" in p["title"]]
-    assert len(per_prompt) == 4
+    assert len(per_prompt) == 7
     for p in per_prompt:
         assert "mean over repetitions" in p["title"]
         for t in p["targets"]:

@@ -89,8 +89,12 @@ def test_native_stack_collects_board_and_run(tmp_path: Path) -> None:
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
     with native_stack(tmp_path / "stack", orin.sysfs, orin.procfs, "--process ollama") as ports:
         prom = ports["PROMETHEUS_PORT"]
+        prompts = (
+            '{"id": "1", "prompt": "Why is the sky blue?", "expected": "blue"}\n'
+            '{"id": "2", "prompt": "Name three primes.", "expected": "2, 3, 5"}\n'
+        )
         run = run_prompts_into_stack(
-            ports, tmp_path / "p.txt", "Why is the sky blue?\nName three primes.\n", tmp_path / "r", 8
+            ports, tmp_path / "p.jsonl", prompts, tmp_path / "r", 8, extra=["--idle", "1"]
         )
         assert run.returncode == 0, run.stderr
         board = wait_for(prom, 'edge_power_watts{rail="VDD_IN", job="edgemeter", board="local"}')
