@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,6 +46,41 @@ class SensorFile:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+def held_integral(amps: Callable[[float], float], step: float, t0: float, t1: float) -> float:
+    """The exact integral (A s) over [t0, t1] of ``amps`` as ``driven`` writes it: held for each step."""
+    total = 0.0
+    for k in range(math.floor(t0 / step), math.floor(t1 / step) + 1):
+        a, b = max(k * step, t0), min((k + 1) * step, t1)
+        if b > a:
+            total += amps(k * step) * (b - a)
+    return total
+
+
+@contextlib.contextmanager
+def driven(path: Path, amps: Callable[[float], float], step: float) -> Iterator[None]:
+    """The sensor file ``path`` follows ``amps`` (A) of Unix time, as mA, changed every ``step``
+    seconds on a thread, for as long as the block runs: the exact integral is known."""
+    done = threading.Event()
+
+    def drive() -> None:
+        sensor = SensorFile(path)
+        try:
+            while not done.is_set():
+                k = math.floor(time.time() / step)
+                sensor.write(round(amps(k * step) * 1000))
+                done.wait(max((k + 1) * step - time.time(), 0))
+        finally:
+            sensor.close()
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        yield
+    finally:
+        done.set()
+        driver.join()
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ import json
 import math
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from test_stack import pytestmark as stack_mark
 from test_stack import wait_for
 
 from boardtrees import BOARDS
-from helpers import REPO, SensorFile, native_stack, run_prompts_into_stack
+from helpers import REPO, driven, held_integral, native_stack, run_prompts_into_stack
 
 pytestmark = stack_mark
 STEP, PERIOD = 0.01, 20.0
@@ -33,78 +32,54 @@ def amps(t: float) -> float:
 
 
 def exact(volts: float, t0: float, t1: float) -> float:
-    total = 0.0
-    for k in range(math.floor(t0 / STEP), math.floor(t1 / STEP) + 1):
-        a, b = max(k * STEP, t0), min((k + 1) * STEP, t1)
-        if b > a:
-            total += volts * amps(k * STEP) * (b - a)
-    return total
+    return volts * held_integral(amps, STEP, t0, t1)
 
 
 def test_energy_per_prompt_matches_the_exact_integral(tmp_path: Path) -> None:
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
     chip = (orin.sysfs / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1").resolve()
     volts = int((chip / "in1_input").read_text()) / 1000
-    done = threading.Event()
-
-    def drive() -> None:  # the sensor follows the profile in Unix time, as the runner records it
-        sensor = SensorFile(chip / "curr1_input")
-        try:
-            while not done.is_set():
-                k = math.floor(time.time() / STEP)
-                sensor.write(round(amps(k * STEP) * 1000))
-                done.wait(max((k + 1) * STEP - time.time(), 0))
-        finally:
-            sensor.close()
-
-    driver = threading.Thread(target=drive)
-    driver.start()
-    try:
-        with native_stack(tmp_path / "stack", orin.sysfs, orin.procfs) as ports:
-            prom = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
-            wait_for(
-                ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2'
+    with (
+        driven(chip / "curr1_input", amps, STEP),
+        native_stack(tmp_path / "stack", orin.sysfs, orin.procfs) as ports,
+    ):
+        prom = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
+        wait_for(ports["PROMETHEUS_PORT"], 'count_over_time(edge_energy_joules_total{rail="VDD_IN"}[1m]) > 2')
+        results = tmp_path / "results"
+        run = run_prompts_into_stack(
+            ports, tmp_path / "p.txt", "SLOW one\nSLOW two\nSLOW three\n", results, 14
+        )
+        assert run.returncode == 0, run.stderr
+        time.sleep(3)  # scrapes after the last prompt's end, and the pushed windows scraped
+        run_id = json.loads(next(results.glob("*.meta.json")).read_text())["run_id"]
+        exported = {}
+        for name, results_dir in (("edges", results), ("prometheus", tmp_path / "none")):
+            results_dir.mkdir(exist_ok=True)
+            out = tmp_path / f"{name}.csv"
+            export = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "edgemeter.runner",
+                    "export",
+                    "--prometheus",
+                    prom,
+                    "--run",
+                    run_id,
+                    "--out",
+                    str(out),
+                    "--results",
+                    str(results_dir),
+                    "--rail",
+                    "VDD_IN",
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
-            results = tmp_path / "results"
-            run = run_prompts_into_stack(
-                ports, tmp_path / "p.txt", "SLOW one\nSLOW two\nSLOW three\n", results, 14
-            )
-            assert run.returncode == 0, run.stderr
-            time.sleep(3)  # scrapes after the last prompt's end, and the pushed windows scraped
-            run_id = json.loads(next(results.glob("*.meta.json")).read_text())["run_id"]
-            exported = {}
-            for name, results_dir in (("edges", results), ("prometheus", tmp_path / "none")):
-                results_dir.mkdir(exist_ok=True)
-                out = tmp_path / f"{name}.csv"
-                export = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "edgemeter.runner",
-                        "export",
-                        "--prometheus",
-                        prom,
-                        "--run",
-                        run_id,
-                        "--out",
-                        str(out),
-                        "--results",
-                        str(results_dir),
-                        "--rail",
-                        "VDD_IN",
-                    ],
-                    cwd=REPO,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                )
-                assert export.returncode == 0, export.stderr
-                exported[name] = {
-                    r["prompt_id"]: float(r["energy_joules"]) for r in csv.DictReader(out.open())
-                }
-    finally:
-        done.set()
-        driver.join()
+            assert export.returncode == 0, export.stderr
+            exported[name] = {r["prompt_id"]: float(r["energy_joules"]) for r in csv.DictReader(out.open())}
     records = [json.loads(line) for line in next(results.glob("*.jsonl")).read_text().splitlines()]
     for rec in records:
         assert 2.0 <= rec["request_duration_seconds"] <= 4.5

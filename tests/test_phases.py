@@ -15,7 +15,7 @@ from edgemeter.runner import phases
 from edgemeter.runner.score import score
 
 from boardtrees import BOARDS
-from helpers import SensorFile, exporter_on, read_jsonl, run_runner
+from helpers import driven, exporter_on, held_integral, read_jsonl, run_runner
 
 STEP = 0.01  # the "sensor" changes every 10 ms
 PERIOD = 2.0  # a 2 s sine: prefill and decode see different power
@@ -26,12 +26,7 @@ def amps(t: float) -> float:
 
 
 def exact(volts: float, t0: float, t1: float) -> float:
-    total = 0.0
-    for k in range(math.floor(t0 / STEP), math.floor(t1 / STEP) + 1):
-        a, b = max(k * STEP, t0), min((k + 1) * STEP, t1)
-        if b > a:
-            total += volts * amps(k * STEP) * (b - a)
-    return total
+    return volts * held_integral(amps, STEP, t0, t1)
 
 
 def test_split_takes_the_late_first_read_back_at_the_decodes_own_power() -> None:
@@ -67,25 +62,8 @@ def driven_orin(tmp_path):
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
     chip = (orin.sysfs / "bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon1").resolve()
     volts = int((chip / "in1_input").read_text()) / 1000
-    done = threading.Event()
-
-    def drive() -> None:
-        sensor = SensorFile(chip / "curr1_input")
-        try:
-            while not done.is_set():
-                k = math.floor(time.time() / STEP)
-                sensor.write(round(amps(k * STEP) * 1000))
-                done.wait(max((k + 1) * STEP - time.time(), 0))
-        finally:
-            sensor.close()
-
-    driver = threading.Thread(target=drive)
-    driver.start()
-    try:
+    with driven(chip / "curr1_input", amps, STEP):
         yield orin, volts
-    finally:
-        done.set()
-        driver.join()
 
 
 def test_prefill_and_decode_energy_each_match_the_exact_integral(tmp_path, driven_orin) -> None:
