@@ -12,7 +12,6 @@ repository are mapped onto them (``pyproject.toml``), so the console scripts ``e
 """
 
 
-
 def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as installed

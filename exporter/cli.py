@@ -25,6 +25,7 @@ from prometheus_client import ProcessCollector as SelfProcessCollector
 from edgemeter.exporter import __version__
 from edgemeter.exporter.boards.detect import Board, detect
 from edgemeter.exporter.collectors import COLLECTORS
+from edgemeter.exporter.collectors.base import PolledCollector
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
 from edgemeter.exporter.integrator import Integrator
@@ -229,7 +230,7 @@ def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SA
     integrator = Integrator(sampled, sample_hz)
     for c in sampled:
         c.integrator = integrator
-    polled = [c for c in collectors if c.polled]
+    polled = [c for c in collectors if isinstance(c, PolledCollector)]
     poller = Poller(polled, max((c.poll_timeout for c in polled), default=config.vcgencmd_timeout))
     for c in polled:
         c.poller = poller

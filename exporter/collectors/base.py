@@ -14,7 +14,7 @@ from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.vcgencmd import Vcgencmd
 
-__all__ = ["Collector", "NoData", "require"]
+__all__ = ["Collector", "NoData", "PolledCollector", "require"]
 
 
 class Collector(ABC):
@@ -30,9 +30,6 @@ class Collector(ABC):
     help: ClassVar[str] = ""
     # it serves edge_energy_joules_total: what the runner's edge reads ask for (collect[]=)
     serves_energy: ClassVar[bool] = False
-    # it forks (vcgencmd): poll() is run on the exporter's Poller thread, never by a scrape
-    polled: ClassVar[bool] = False
-    poller: Poller | None = None  # attached by the CLI's assemble()
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -41,9 +38,20 @@ class Collector(ABC):
     def update(self, rlog: ReadLog) -> Iterable[Metric]:
         """Read the sensors now and return this scrape's metric families."""
 
+    def vcgencmd(self) -> Vcgencmd:
+        """The Pi firmware tool as configured (raises NoData from its calls when absent)."""
+        return Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout)
+
+
+class PolledCollector(Collector):
+    """A collector whose reading forks or waits on firmware (vcgencmd, HailoRT): ``poll()`` runs on
+    the exporter's Poller thread, and a scrape serves its latest result (``latest()``)."""
+
+    poller: Poller | None = None  # attached by the CLI's assemble()
+
+    @abstractmethod
     def poll(self) -> object:
-        """The reading that forks (collectors with ``polled``): the Poller's step."""
-        raise NotImplementedError
+        """The slow reading: the Poller's step."""
 
     @property
     def poll_timeout(self) -> float:
@@ -56,10 +64,6 @@ class Collector(ABC):
         if self.poller is None or not self.poller.running:
             return self.poll()
         return self.poller.latest(self.name)
-
-    def vcgencmd(self) -> Vcgencmd:
-        """The Pi firmware tool as configured (raises NoData from its calls when absent)."""
-        return Vcgencmd(self.config.vcgencmd, self.config.vcgencmd_timeout)
 
 
 T = TypeVar("T")

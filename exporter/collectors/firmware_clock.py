@@ -9,13 +9,12 @@ from __future__ import annotations
 from prometheus_client.core import Metric
 
 from edgemeter.exporter.collectors import families
-from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.collectors.base import PolledCollector
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
-class FirmwareClockCollector(Collector):
+class FirmwareClockCollector(PolledCollector):
     name = "firmware_clock"
-    polled = True
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "ARM clock measured by the Pi firmware (vcgencmd measure_clock arm)"
 

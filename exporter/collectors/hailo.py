@@ -15,7 +15,7 @@ import time
 from prometheus_client.core import Metric
 
 from edgemeter.exporter.collectors import families
-from edgemeter.exporter.collectors.base import NoData
+from edgemeter.exporter.collectors.base import NoData, PolledCollector
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
 from edgemeter.exporter.sensors.hailo import TIMEOUT, ChipTemperature, HailoError, HailoRT, NoPowerSensor
@@ -28,10 +28,9 @@ SOURCE = "hailo"
 RESCAN = 30.0  # seconds between looks for devices where there were none
 
 
-class HailoCollector(PowerCollector):
+class HailoCollector(PowerCollector, PolledCollector):
     name = "hailo"
     default_enabled = False  # on by the Raspberry Pi profile (the AI Kit); --collector.hailo elsewhere
-    polled = True
     max_sample_hz = 2.0  # each read is a firmware control request (or a hailortcli fork)
     help = "Hailo-8/8L NPU chip temperature and power (HailoRT Python API or hailortcli)"
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.collectors.base import NoData, PolledCollector
 from edgemeter.exporter.poller import POLL_PERIOD
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS, Throttled, read_throttled_sysfs
 
 
-class ThrottledCollector(Collector):
+class ThrottledCollector(PolledCollector):
     name = "throttled"
-    polled = True  # vcgencmd only where the kernel lacks the sysfs attribute
     default_enabled = False  # on by the Raspberry Pi board profile
     help = "Pi firmware throttling and under-voltage flags (vcgencmd get_throttled)"
 
