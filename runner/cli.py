@@ -173,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warmup", type=_count, default=0, metavar="N", help="untimed prompts before measuring")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="runs of each prompt")
+    p.add_argument(
+        "--repeat-until",
+        type=_seconds,
+        metavar="PCT",
+        help="repeat each prompt until the 95 %% interval of its decode tok/s is within +-PCT %% of the "
+        "median (at least 3 runs, at most --max-repeat)",
+    )
+    p.add_argument(
+        "--max-repeat",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="--repeat-until: most runs of a prompt",
+    )
     p.add_argument("--max-tokens", type=_positive_int, default=128, metavar="N", help="most tokens per reply")
     p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="sampling temperature")
     p.add_argument("--seed", type=int, default=42, metavar="S", help="sampling seed")
@@ -364,7 +378,8 @@ def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
         if old is not None:
             run_options.check_prompts_unchanged(args.prompts, old)
         done = _done(args) if args.resume else set()
-        plan = Plan(prompts, args.repeat, args.warmup, args.max_failures, done)
+        repeat = max(args.repeat, 3) if args.repeat_until is not None else args.repeat
+        plan = Plan(prompts, repeat, args.warmup, args.max_failures, done, args.repeat_until, args.max_repeat)
         if old is not None and not plan.measured():
             print(f"runner: run {args.resume} is complete: nothing left to resume", file=sys.stderr)
             return EXIT_OK

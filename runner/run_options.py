@@ -37,6 +37,8 @@ MEASURED = (
     "idle",
     "score",
     "cooldown_to",
+    "repeat_until",
+    "max_repeat",
     *text_cli.MEASURED,
 )
 # options that say only how the run is carried out: a resumed part may change them

@@ -15,6 +15,7 @@ from typing import Any
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner import phases
+from edgemeter.runner.analysis import stats
 from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
 from edgemeter.runner.cooldown import Cooldown
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
@@ -42,6 +43,19 @@ class Plan:
     warmup: int
     max_failures: int
     done: set[tuple[str, int]] = field(default_factory=set)  # (prompt_id, repetition) already ok
+    # --repeat-until PCT: more repetitions of a prompt until the 95 % interval of its decode tok/s
+    # is within ±PCT % of the median, up to max_repeat runs in all
+    until_pct: float | None = None
+    max_repeat: int = 20
+
+    def converged(self, rates: list[float]) -> bool:
+        """Whether a prompt's decode rates are tight enough to stop repeating it."""
+        interval = stats.interval(rates)
+        if interval is None:
+            return False
+        mid = stats.median(rates) or 0.0
+        limit = mid * (self.until_pct or 0.0) / 100
+        return mid - interval[0] <= limit and interval[1] - mid <= limit
 
     def measured(self) -> list[tuple[Prompt, int, bool]]:
         """Every (prompt, repetition) not yet measured ok: missing, failed or interrupted."""
@@ -313,23 +327,63 @@ class Session:
 
     def run(self, plan: Plan, max_tokens: int) -> Outcome:
         records: list[PromptRecord] = []
-        failures_in_a_row = 0
+        self._failures_in_a_row = 0
         for prompt, repetition, warmup in plan.items():
-            if self.stop.is_set():
-                return Outcome(records, True, False)
-            rec = self.one(prompt, repetition, warmup, max_tokens)
-            data = rec.to_json()
-            self.writer.append(data)
-            records.append(rec)
-            if not warmup:
-                self.pusher.record(data)
-            self.progress.update(rec)
-            if rec.status == "interrupted":
-                return Outcome(records, True, False)
-            if self.fatal:
-                return Outcome(records, False, True)
-            failures_in_a_row = failures_in_a_row + 1 if rec.status == "error" else 0
-            if failures_in_a_row >= plan.max_failures:
-                self.progress.say(f"stopping: {failures_in_a_row} prompts failed in a row (--max-failures)")
-                return Outcome(records, False, True)
+            stopped = self._item(plan, records, prompt, repetition, warmup, max_tokens)
+            if stopped is not None:
+                return stopped
+        if plan.until_pct is not None:
+            return self._until(plan, records, max_tokens)
         return Outcome(records, self.stop.is_set(), False)
+
+    def _until(self, plan: Plan, records: list[PromptRecord], max_tokens: int) -> Outcome:
+        """--repeat-until: rounds of one more repetition of each prompt not yet converged."""
+        for repetition in range(plan.repeat + 1, plan.max_repeat + 1):
+            pending = [
+                p
+                for p in plan.prompts
+                if not plan.converged(
+                    [
+                        r.decode_tokens_per_second
+                        for r in records
+                        if r.prompt_id == p.id and not r.warmup and r.decode_tokens_per_second
+                    ]
+                )
+            ]
+            if not pending:
+                break
+            self.progress.total += len(pending)
+            for prompt in pending:
+                stopped = self._item(plan, records, prompt, repetition, False, max_tokens)
+                if stopped is not None:
+                    return stopped
+        return Outcome(records, self.stop.is_set(), False)
+
+    def _item(
+        self,
+        plan: Plan,
+        records: list[PromptRecord],
+        prompt: Prompt,
+        repetition: int,
+        warmup: bool,
+        max_tokens: int,
+    ) -> Outcome | None:
+        """One prompt run, saved, pushed and shown; the run's outcome when it must stop here."""
+        if self.stop.is_set():
+            return Outcome(records, True, False)
+        rec = self.one(prompt, repetition, warmup, max_tokens)
+        data = rec.to_json()
+        self.writer.append(data)
+        records.append(rec)
+        if not warmup:
+            self.pusher.record(data)
+        self.progress.update(rec)
+        if rec.status == "interrupted":
+            return Outcome(records, True, False)
+        if self.fatal:
+            return Outcome(records, False, True)
+        self._failures_in_a_row = self._failures_in_a_row + 1 if rec.status == "error" else 0
+        if self._failures_in_a_row >= plan.max_failures:
+            self.progress.say(f"stopping: {self._failures_in_a_row} prompts failed in a row (--max-failures)")
+            return Outcome(records, False, True)
+        return None

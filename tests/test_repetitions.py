@@ -74,3 +74,41 @@ def test_export_summary_writes_the_same_figures(tmp_path) -> None:
     assert (
         missing.returncode == 2 and "no results file" in missing.stderr and "Traceback" not in missing.stderr
     )
+
+
+def until_run(tmp_path, pct: str, max_repeat: str) -> list[dict]:
+    from fake_ollama import FakeOllama
+
+    from helpers import read_jsonl
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\ntwo\n")
+    results = tmp_path / f"results-{pct}"
+    with FakeOllama(token_delay=0.01) as ollama:
+        run = run_runner(
+            "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m", "--host", ollama.url,
+            "--results", str(results), "--no-push", "--max-tokens", "8",
+            "--repeat-until", pct, "--max-repeat", max_repeat,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return read_jsonl(next(results.glob("*.jsonl")))
+
+
+def test_repeat_until_stops_each_prompt_once_its_interval_is_tight(tmp_path) -> None:
+    from edgemeter.runner.session import Plan
+
+    plan = Plan([], 3, 0, 3, until_pct=5)
+    assert not plan.converged([100.0, 100.0])  # fewer than three: no interval yet
+    assert plan.converged([100.0, 101.0, 99.0, 100.5])
+    assert not plan.converged([100.0, 130.0, 70.0, 115.0])
+    recs = until_run(tmp_path, "50", "8")  # a steady stand-in: three runs are enough
+    assert sorted((r["prompt_id"], r["repetition"]) for r in recs) == [
+        (p, rep) for p in ("1", "2") for rep in (1, 2, 3)
+    ]
+
+
+def test_repeat_until_stops_at_max_repeat_when_it_never_gets_tight(tmp_path) -> None:
+    recs = until_run(tmp_path, "0.000001", "5")
+    assert sorted((r["prompt_id"], r["repetition"]) for r in recs) == [
+        (p, rep) for p in ("1", "2") for rep in range(1, 6)
+    ]
