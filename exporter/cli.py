@@ -28,6 +28,7 @@ from edgemeter.exporter.collectors import COLLECTORS
 from edgemeter.exporter.collectors.base import PolledCollector
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.history import DEFAULT_HISTORY_SECONDS, MAX_HISTORY_SECONDS, answer, memory_bytes
 from edgemeter.exporter.integrator import Integrator
 from edgemeter.exporter.poller import Poller
 from edgemeter.exporter.registry import Scrapes
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SAMPLE_HZ,
         metavar="N",
         help=f"rate the power sampler reads instantaneous-power sensors at (default {DEFAULT_SAMPLE_HZ:g})",
+    )
+    p.add_argument(
+        "--history-seconds",
+        type=float,
+        default=DEFAULT_HISTORY_SECONDS,
+        metavar="S",
+        help=f"power samples kept per rail and served at /samples (default {DEFAULT_HISTORY_SECONDS:g}: "
+        f"{memory_bytes(DEFAULT_HISTORY_SECONDS, 200, 1) / 1e6:.1f} MB a rail at 200 Hz, 16 bytes a sample)",
     )
     p.add_argument(
         "--process",
@@ -219,7 +228,12 @@ class Assembly:
         self.integrator.stop()
 
 
-def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SAMPLE_HZ) -> Assembly:
+def assemble(
+    config: Config,
+    names: Sequence[str],
+    sample_hz: float = DEFAULT_SAMPLE_HZ,
+    history_seconds: float = DEFAULT_HISTORY_SECONDS,
+) -> Assembly:
     """The registry a scrape renders: our collectors, the power sampler feeding the power
     collectors, and the exporter's own CPU and memory (``edge_exporter_process_*``) so users
     can see what the monitor itself costs the board."""
@@ -227,7 +241,7 @@ def assemble(config: Config, names: Sequence[str], sample_hz: float = DEFAULT_SA
     # Every power collector is sampled; one with nothing to integrate (no sensor yet, a driver that
     # binds late) is retried every 30 s instead of at --sample-hz, so it costs nothing meanwhile.
     sampled = [c for c in collectors if isinstance(c, PowerCollector)]
-    integrator = Integrator(sampled, sample_hz)
+    integrator = Integrator(sampled, sample_hz, history_seconds=history_seconds)
     for c in sampled:
         c.integrator = integrator
     polled = [c for c in collectors if isinstance(c, PolledCollector)]
@@ -246,9 +260,14 @@ def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], A
         raise UsageError(
             f"--sample-hz {args.sample_hz:g}: must be a rate above 0 and at most {MAX_SAMPLE_HZ:g} Hz"
         )
+    if not 0 < args.history_seconds <= MAX_HISTORY_SECONDS:
+        raise UsageError(
+            f"--history-seconds {args.history_seconds:g}: must be above 0 and at most {MAX_HISTORY_SECONDS:g}"
+        )
     board = detect(config.sysfs, config.procfs)
     names = enabled_collectors(args, board)
-    parts = assemble(config, names, args.sample_hz)
+    parts = assemble(config, names, args.sample_hz, args.history_seconds)
+    integrator = parts.integrator
     try:
         web = load_web_config(args.web_config)
     except WebConfigError as exc:
@@ -256,7 +275,11 @@ def build(args: argparse.Namespace) -> tuple[ExporterServer, Board, list[str], A
     host, port = parse_listen(args.listen)
     try:
         server = ExporterServer(
-            (host, port), parts.scrapes, web, landing_page(board.model or board.family, names)
+            (host, port),
+            parts.scrapes,
+            web,
+            landing_page(board.model or board.family, names),
+            samples=lambda query: answer(query, integrator.history, integrator.history_seconds),
         )
     except OSError as exc:
         why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))

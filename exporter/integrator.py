@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from edgemeter.exporter.history import DEFAULT_HISTORY_SECONDS, RailHistory, Ring, SourceHistory, ring_size
 from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
@@ -40,6 +41,8 @@ class PowerSource(Protocol):
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]: ...
 
+    def sensor_interval(self) -> float | None: ...
+
 
 MAX_WATTS = 10_000.0  # no board this exporter runs on draws more: a reading above is a glitch
 
@@ -54,6 +57,7 @@ class _Rail:
     labels: dict[str, str]
     t: float  # monotonic time of the latest reading
     watts: float
+    ring: Ring  # its recent samples (exporter/history.py)
     joules: float = 0.0
     served: float = 0.0  # the highest value a scrape has seen
 
@@ -81,9 +85,11 @@ class Integrator:
         sources: Sequence[PowerSource],
         hz: float,
         clock: Callable[[], float] = time.monotonic,
+        history_seconds: float = DEFAULT_HISTORY_SECONDS,
     ) -> None:
         self.sources = list(sources)
         self.hz = hz
+        self.history_seconds = history_seconds
         self.clock = clock
         self._periods = {s.name: 1.0 / min(hz, s.max_sample_hz or hz) for s in self.sources}
         self.stats = {s.name: SourceStats() for s in self.sources}
@@ -145,8 +151,11 @@ class Integrator:
                     continue
                 rail = rails.get(r.key)
                 if rail is None:
-                    rails[r.key] = _Rail(r.labels, now, r.watts)
+                    ring = Ring(ring_size(self.history_seconds, self._periods[source.name]))
+                    ring.append(now, r.watts)
+                    rails[r.key] = _Rail(r.labels, now, r.watts, ring)
                     continue
+                rail.ring.append(now, r.watts)
                 dt = now - rail.t
                 if 0 < dt <= gap:
                     rail.joules += (rail.watts + r.watts) / 2 * dt
@@ -164,6 +173,22 @@ class Integrator:
                 carried = rail.joules + rail.watts * min(max(now - rail.t, 0.0), gap)
                 rail.served = max(rail.served, carried)
                 out.append((rail.labels, rail.served))
+        return out
+
+    def history(
+        self, since: float, until: float, collectors: Sequence[str] | None = None
+    ) -> list[SourceHistory]:
+        """Each sampled source's rails' samples in [since, until] (monotonic), one either side."""
+        out = []
+        for s in self.sources:
+            if collectors and s.name not in collectors:
+                continue
+            with self._lock:
+                rails = [
+                    RailHistory(rail.labels, rail.ring.oldest(), *rail.ring.window(since, until))
+                    for rail in self._rails[s.name].values()
+                ]
+            out.append(SourceHistory(s.name, 1 / self._periods[s.name], s.sensor_interval(), rails))
         return out
 
     def run(self, source: PowerSource) -> None:

@@ -1,4 +1,4 @@
-"""HTTP(S) server for ``/metrics`` and a landing page at ``/``.
+"""HTTP(S) server for ``/metrics``, the sampler's history at ``/samples`` and a landing page at ``/``.
 
 Our own small server rather than prometheus_client's ``start_http_server`` because we need
 basic auth, a landing page, and HTTP/1.1 keep-alive (Prometheus keeps its scrape connection
@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from edgemeter.exporter import __version__
 from edgemeter.exporter.connections import REQUEST_DEADLINE, Connections
 from edgemeter.exporter.exposition import CONTENT_TYPE
+from edgemeter.exporter.history import BadQuery
 from edgemeter.exporter.registry import Scrapes, UnknownCollector
 from edgemeter.exporter.webconfig import WebConfig
 
@@ -51,9 +52,11 @@ class ExporterServer(ThreadingHTTPServer):
         web: WebConfig,
         landing: Callable[[], str],
         connections: Connections | None = None,
+        samples: Callable[[str], bytes] | None = None,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.scrapes = scrapes
+        self.samples = samples  # /samples: the sampler's history (exporter/history.py)
         self.web = web
         self.landing = landing
         self.connections = connections if connections is not None else Connections()
@@ -189,10 +192,18 @@ class MetricsHandler(BaseHTTPRequestHandler):
                 self._send(400, f"{exc}\n".encode(), "text/plain")
                 return
             self._send(200, body, CONTENT_TYPE, gzip_ok="gzip" in self.headers.get("Accept-Encoding", ""))
+        elif url.path == "/samples" and self.server.samples is not None:
+            try:
+                body = self.server.samples(url.query)
+            except BadQuery as exc:
+                self._send(400, f"{exc}\n".encode(), "text/plain")
+                return
+            gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
+            self._send(200, body, "application/json", gzip_ok=gzip_ok)
         elif url.path == "/":
             self._send(200, self.server.landing().encode(), "text/html; charset=utf-8")
         else:
-            self._send(404, b"Not Found: try /metrics\n", "text/plain")
+            self._send(404, b"Not Found: try /metrics or /samples\n", "text/plain")
 
     def _send(
         self,
@@ -223,6 +234,7 @@ def landing_page(board: str, collectors: list[str]) -> Callable[[], str]:
     page = (
         "<!doctype html><html><head><title>edgemeter exporter</title></head><body>"
         f"<h1>edgemeter exporter {__version__}</h1><p>Board: {html.escape(board)}</p>"
-        f'<p><a href="/metrics">Metrics</a></p><p>Collectors:</p><ul>{items}</ul></body></html>'
+        f'<p><a href="/metrics">Metrics</a> · <a href="/samples">Power samples</a></p>'
+        f"<p>Collectors:</p><ul>{items}</ul></body></html>"
     )
     return lambda: page

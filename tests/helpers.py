@@ -59,9 +59,14 @@ def held_integral(amps: Callable[[float], float], step: float, t0: float, t1: fl
 
 
 @contextlib.contextmanager
-def driven(path: Path, amps: Callable[[float], float], step: float) -> Iterator[None]:
+def driven(
+    path: Path, amps: Callable[[float], float], step: float, written: list[tuple[float, float]] | None = None
+) -> Iterator[None]:
     """The sensor file ``path`` follows ``amps`` (A) of Unix time, as mA, changed every ``step``
-    seconds on a thread, for as long as the block runs: the exact integral is known."""
+    seconds on a thread, for as long as the block runs: the exact integral is known. With
+    ``written``, each write's (Unix time just after it, amperes) is appended there, so a test at
+    a step too short for the thread to keep exactly integrates what was really written
+    (:func:`written_integral`)."""
     done = threading.Event()
 
     def drive() -> None:
@@ -69,7 +74,10 @@ def driven(path: Path, amps: Callable[[float], float], step: float) -> Iterator[
         try:
             while not done.is_set():
                 k = math.floor(time.time() / step)
-                sensor.write(round(amps(k * step) * 1000))
+                value = round(amps(k * step) * 1000)
+                sensor.write(value)
+                if written is not None:
+                    written.append((time.time(), value / 1000))
                 done.wait(max((k + 1) * step - time.time(), 0))
         finally:
             sensor.close()
@@ -81,6 +89,15 @@ def driven(path: Path, amps: Callable[[float], float], step: float) -> Iterator[
     finally:
         done.set()
         driver.join()
+
+
+def written_integral(written: list[tuple[float, float]], t0: float, t1: float) -> float:
+    """The integral (A s) over [t0, t1] of the values ``driven`` wrote, each held until the next."""
+    total = 0.0
+    for k, (at, value) in enumerate(written):
+        until = written[k + 1][0] if k + 1 < len(written) else math.inf
+        total += value * max(min(until, t1) - max(at, t0), 0.0)
+    return total
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
-from edgemeter.exporter.sensors.hwmon import Chip, read_chips
+from edgemeter.exporter.sensors.hwmon import Chip, read_chips, update_interval
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -87,6 +87,7 @@ class HwmonCollector(PowerCollector):
         # The sampler's 10 Hz read visits only the chips that had power inputs at the last full
         # scan (every RESCAN seconds, or at once when one of them fails), not every chip.
         self._power_chips: tuple[float, tuple[str, ...]] | None = None
+        self._interval: float | None = None
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
         cached, now = self._power_chips, time.monotonic()
@@ -99,7 +100,11 @@ class HwmonCollector(PowerCollector):
                 return readings
         chips = _kept(require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class"), self.config)
         self._power_chips = (now, tuple(c.hwmon for c in chips if c.readings.get("power")))
+        self._interval = update_interval(self.config.sysfs, self._power_chips[1], rlog)
         return _power(chips)
+
+    def sensor_interval(self) -> float | None:
+        return self._interval
 
     def update(self, rlog: ReadLog) -> list[Metric]:
         chips = _kept(require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class"), self.config)

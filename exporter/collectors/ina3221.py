@@ -12,6 +12,7 @@ import time
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.sensors.hwmon import update_interval
 from edgemeter.exporter.sensors.ina3221 import Channel, ina3221_channels
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import OpenAttributes, ReadLog
@@ -27,12 +28,18 @@ class Ina3221Collector(PowerCollector):
         super().__init__(config)
         self._files = OpenAttributes()
         self._channels: tuple[float, list[Channel]] | None = None
+        self._interval: float | None = None
+
+    def sensor_interval(self) -> float | None:
+        return self._interval
 
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
         found, now = self._channels, time.monotonic()
         if found is None or now - found[0] > RESCAN:
             found = (now, require(ina3221_channels(self.config.sysfs, rlog), "no INA3221"))
             self._channels = found
+            chips = {dict(c.extra)["hwmon"] for c in found[1] if "hwmon" in dict(c.extra)}
+            self._interval = update_interval(self.config.sysfs, chips, rlog)
         errors = len(rlog.errors)
         readings = [r for c in found[1] if (r := c.reading(rlog, self._files.number)) is not None]
         if len(rlog.errors) > errors:

@@ -29,6 +29,11 @@ class PowerCollector(Collector):
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
         """Read every rail now (raises NoData when the board has none); also the sampler's step."""
 
+    def sensor_interval(self) -> float | None:
+        """How old the sensor's own reading may be when read (its update interval, seconds); None
+        where the sensor does not say. Clients' energy bounds use it (runner/window_energy.py)."""
+        return None
+
     def update(self, rlog: ReadLog) -> list[Metric]:
         if self.max_sample_hz is not None and self.integrator is not None and self.integrator.running:
             # a source that forks (vcgencmd): the sampler's reading, at most two periods old; a

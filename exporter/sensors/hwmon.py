@@ -111,3 +111,16 @@ def read_chips(
         return None
     chips = [_read_chip(n, os.path.join(base, n), kinds, rlog) for n in names if n.startswith("hwmon")]
     return chips or None
+
+
+def update_interval(sysfs: str, chips: Collection[str], rlog: ReadLog) -> float | None:
+    """The longest ``update_interval`` (the hwmon ABI's chip attribute, ms) among ``chips``
+    ("hwmon2", …), in seconds: how long a reading of theirs may be old. None where none states one."""
+    found = [
+        read_number(
+            os.path.join(sysfs, "class", "hwmon", chip, "update_interval"), rlog, 0.001, required=False
+        )
+        for chip in sorted(set(chips))
+    ]
+    known = [v for v in found if v is not None and v > 0]
+    return max(known) if known else None
