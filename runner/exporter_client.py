@@ -15,6 +15,7 @@ as the exporter's ``--web-config`` may ask for them.
 from __future__ import annotations
 
 import http.client
+import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from edgemeter.exporter.boards import temperatures as board_temperatures
 from edgemeter.exporter.collectors import EDGE_READ
 from edgemeter.runner.backends.http_stream import split_credentials
 from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
+from edgemeter.runner.window_energy import RailSamples
 
 TIMEOUT = 2.0
 
@@ -82,10 +84,7 @@ def parse_page(text: str) -> ExporterPage:
                 temperatures.append((s.labels.get("sensor", ""), s.value))
             elif s.name == "edge_throttled" and s.labels.get("window") == "now":
                 throttled = bool(throttled) or s.value == 1
-    names = [rail for _, rail in found]
-    energy = {
-        (rail if names.count(rail) == 1 else f"{source}:{rail}"): v for (source, rail), v in found.items()
-    }
+    energy = dict(zip(rail_keys(list(found)), found.values(), strict=True))
     ranks = tuple(rail for _, rail in sorted(ranked))
     hottest = board_temperatures.hottest(temperatures)
     return ExporterPage(energy, board, ranks, tuple(collectors), throttled, facts, hottest)
@@ -146,11 +145,11 @@ class ExporterClient:
         except ExporterError:
             return None
 
-    def _read(self, url: str, whole: bool = True) -> ExporterPage:
+    def _get(self, url: str) -> str:
         request = urllib.request.Request(url, headers={"Authorization": self._auth} if self._auth else {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as r:
-                text = r.read().decode("utf-8")
+                return r.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             raise ExporterError(f"exporter {self.url} answered {exc.code} {exc.reason}", exc.code) from exc
         except urllib.error.URLError as exc:
@@ -159,6 +158,9 @@ class ExporterClient:
             raise ExporterError(f"exporter {self.url}: the page was cut short") from exc
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
+
+    def _read(self, url: str, whole: bool = True) -> ExporterPage:
+        text = self._get(url)
         try:
             page = parse_page(text)
         except Exception as exc:  # the parser raises several kinds on pages that are not metrics
@@ -168,6 +170,45 @@ class ExporterClient:
         if whole and page.board is None and not page.energy:
             raise ExporterError(f"exporter {self.url}: not an edgemeter exporter (no edge_board_info)")
         return page
+
+    def samples(self, since: float, until: float) -> dict[str, RailSamples]:
+        """Every sampled rail's power samples over [since, until] (Unix seconds), one either side,
+        keyed like the page's energy (``/samples``, exporter/history.py)."""
+        parts = urlsplit(self.url)
+        query = urlencode([("from", f"{since:.6f}"), ("to", f"{until:.6f}")])
+        text = self._get(urlunsplit(parts._replace(path="/samples", query=query)))
+        try:
+            body = json.loads(text)
+            found = [
+                (source, rail)
+                for source in body["sources"]
+                for rail in source["rails"]
+                if rail["t"] and len(rail["t"]) == len(rail["watts"])
+            ]
+            keys = rail_keys([(r["labels"].get("source", ""), r["labels"].get("rail", "")) for _, r in found])
+            return {
+                key: RailSamples(
+                    key,
+                    source["collector"],
+                    1 / float(source["sample_hz"]),
+                    source["sensor_interval_seconds"],
+                    rail["oldest"],
+                    [float(x) for x in rail["t"]],
+                    [float(x) for x in rail["watts"]],
+                )
+                for key, (source, rail) in zip(keys, found, strict=True)
+            }
+        except (ValueError, KeyError, TypeError, ZeroDivisionError, AttributeError) as exc:
+            raise ExporterError(
+                f"exporter {self.url}: /samples is not the sampler's history ({exc})"
+            ) from exc
+
+
+def rail_keys(found: list[tuple[str, str]]) -> list[str]:
+    """How each (source, rail) is keyed: ``<rail>``, or ``<source>:<rail>`` where two sources
+    share the rail's name."""
+    names = [rail for _, rail in found]
+    return [rail if names.count(rail) == 1 else f"{source}:{rail}" for source, rail in found]
 
 
 def window(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -55,8 +55,14 @@ COLUMNS = (  # header, record field, decimals (0: a count, shown as an integer)
     ("in_tok", "input_tokens", 0),
     ("out_tok", "output_tokens", 0),
     ("energy_J", "energy_joules", 3),
+    ("+-J", "energy_uncertainty_joules", 3),
     ("J/tok", "joules_per_output_token", 4),
 )
+SHORT_MARK = "~"  # an energy measured over too few of its sensor's updates: one significant figure
+
+
+def _rough(value: float) -> str:
+    return SHORT_MARK + f"{value:.1g}"
 
 
 def _number(value: float | None, decimals: int) -> str:
@@ -77,6 +83,9 @@ def _cells(g: repetitions.Group, recs: list[dict[str, Any]], scored: bool) -> li
         if decimals < 0:  # an interval
             lo_hi = figure.interval if figure else None
             cells.append(f"{lo_hi[0]:.1f}-{lo_hi[1]:.1f}" if lo_hi else "-")
+        elif field == "energy_joules" and ok and all(r.get("energy_too_short") for r in ok):
+            values = [r[field] for r in ok if isinstance(r.get(field), int | float)]
+            cells.append(_rough(statistics.median(values)) if values else "-")
         elif figure is not None:
             cells.append(_number(figure.median, decimals))
         else:
@@ -102,6 +111,7 @@ def summary(
     for g in [*groups, *([overall] if overall else [])]:
         recs = kept if g is overall else [r for r in kept if str(r.get("prompt_id")) == g.prompt_id]
         table.append(_cells(g, recs, scored))
+    energy_at = table[0].index("energy_J")
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     rows = [
         "  ".join(
@@ -114,6 +124,10 @@ def summary(
     if throttled:
         plural = "" if throttled == 1 else "s"
         rows.append(f"{throttled} throttled prompt{plural} left out (--include-throttled keeps them)")
+    if any(row[energy_at].startswith(SHORT_MARK) for row in table[1:]):
+        rows.append(
+            f"{SHORT_MARK}: too short for its sensor (under four of its updates): one significant figure"
+        )
     if energy_note and all(r.energy_joules is None for r in records):
         rows.append(f"energy_J is - : {energy_note}")
     return "\n".join(rows)

@@ -57,6 +57,10 @@ GAUGES = {
         "energy_above_idle_joules",
         "The prompt's energy less the board's idle power (--idle) times its duration.",
     ),
+    "edge_llm_prompt_energy_uncertainty_joules": (
+        "energy_uncertainty_joules",
+        "The most the prompt's energy can be off: sampling, the sensor's update interval, the edge reads.",
+    ),
     "edge_llm_prompt_score": ("score", "1 when the reply matched the prompt's expected answer, else 0."),
     "edge_llm_prompt_start_timestamp_seconds": ("started_at", "Unix time the prompt was sent."),
     "edge_llm_prompt_end_timestamp_seconds": ("ended_at", "Unix time the prompt's stream ended."),

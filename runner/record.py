@@ -103,6 +103,10 @@ class PromptRecord:
     decode_energy_joules: float | None = None
     decode_joules_per_token: float | None = None  # decode energy over the tokens after the first
     energy_above_idle_joules: float | None = None  # energy less idle_power_watts x the duration
+    # the most energy_joules can be off (runner/window_energy.py), and whether the prompt was too
+    # short for the sensor (fewer than four of its updates): its energy is then mostly edge
+    energy_uncertainty_joules: float | None = None
+    energy_too_short: bool | None = None
     score: int | None = None  # 1/0 against expected (runner/score.py); None without expected
     throttled: bool | None = None  # the firmware throttled during it (runner/throttle_watch.py)
     cooldown_seconds: float | None = None  # --cooldown-to: how long the board was left to cool first

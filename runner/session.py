@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner import phases
 from edgemeter.runner.analysis import stats
 from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
 from edgemeter.runner.cooldown import Cooldown
+from edgemeter.runner.energy_bound import MAX_WAIT, complete_by, prompt_bound
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from edgemeter.runner.progress import Progress
 from edgemeter.runner.prompts import Prompt
@@ -34,6 +35,16 @@ SETTLE = 5.0  # how long a cut-off stream gets to end before the engine is used 
 # text engines keep their own --timeout (they kill the engine and keep what it printed): the
 # run's deadline is only their backstop
 OWN_TIMEOUT_GRACE = 5.0
+
+
+class TimedRead(NamedTuple):
+    """An exporter read, the wall-clock instant it stands for (the request's midpoint), and the
+    request's start and end."""
+
+    page: ExporterPage
+    at: float
+    began: float
+    ended: float
 
 
 @dataclass
@@ -106,7 +117,7 @@ class Session:
         self.idle_watts: float | None = None  # measured by --idle before the first prompt
         self.cooldown: Cooldown | None = None  # --cooldown-to
         self.clock = Clock()
-        self._first: tuple[ExporterPage, float] | None = None  # the first-token read and its time
+        self._first: TimedRead | None = None  # the first-token read
         # why energy_joules is empty, for the summary (the latest reason; None while it is measured)
         self.energy_note: str | None = None if exporter else "no --exporter-url"
         self._warned: set[str] = set()
@@ -136,11 +147,11 @@ class Session:
             self.progress.say(f"exporter {self.exporter.url} answers again: energy measured again")
         return page
 
-    def read_timed(self) -> tuple[ExporterPage, float] | None:
-        """A read and the wall-clock instant it stands for (the request's midpoint)."""
+    def read_timed(self) -> TimedRead | None:
         t0 = self.clock.now()
         page = self.read_exporter()
-        return None if page is None else (page, (t0 + self.clock.now()) / 2)
+        t1 = self.clock.now()
+        return None if page is None else TimedRead(page, (t0 + t1) / 2, t0, t1)
 
     def measure_idle(self, seconds: float) -> float | None:
         """The board's mean power on the energy rail over ``seconds`` with nothing running."""
@@ -159,11 +170,10 @@ class Session:
             self.progress.say(f"idle power: {watts:.3f} W on {rail}")
         return watts
 
-    def _energy(
-        self, rec: PromptRecord, before: ExporterPage | None, after: tuple[ExporterPage, float] | None
-    ) -> None:
-        if before is None or after is None:
+    def _energy(self, rec: PromptRecord, timed: TimedRead | None, after: TimedRead | None) -> None:
+        if timed is None or after is None:
             return
+        before = timed.page
         rec.energy_by_rail = window(before.energy, after[0].energy)
         if not rec.energy_by_rail:
             url = self.exporter.url if self.exporter else ""
@@ -196,6 +206,34 @@ class Session:
                 rec.prefill_energy_joules, rec.decode_energy_joules = parts
                 if rec.output_tokens and rec.output_tokens > 1:
                     rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
+        self._uncertainty(rec, rail, (timed.began, after.ended))
+
+    def _uncertainty(self, rec: PromptRecord, rail: str, reads: tuple[float, float]) -> None:
+        """The bound on the prompt's energy, from the exporter's samples over it; left empty
+        (with one warning) where the exporter keeps none."""
+        if self.exporter is None or rec.ended_at is None:
+            return
+        try:
+            samples = self.exporter.samples(rec.started_at - 1.0, rec.ended_at + MAX_WAIT)
+            due = complete_by(samples, rail, rec.ended_at)
+            if due is not None:  # the readings that stand for the last moments are still to come
+                self.stop.wait(max(due + 0.02 - self.clock.now(), 0.0))
+                samples = self.exporter.samples(rec.started_at - 1.0, rec.ended_at + MAX_WAIT)
+        except ExporterError as exc:
+            self._why_no_energy_bound(str(exc))
+            return
+        got = prompt_bound(samples, rail, rec.energy_by_rail, (rec.started_at, rec.ended_at), reads)
+        if got is None:
+            self._why_no_energy_bound(
+                f"the exporter's samples of {rail} do not reach back to the prompt's start"
+            )
+            return
+        rec.energy_uncertainty_joules, rec.energy_too_short = got
+
+    def _why_no_energy_bound(self, why: str) -> None:
+        if "no bound" not in self._warned:
+            self._warned.add("no bound")
+            self.progress.say(f"warning: {why}; energy_uncertainty_joules left empty")
 
     def _read_first(self) -> threading.Thread:
         """The first-token read, on a thread of its own: the stream never waits for it."""
@@ -242,7 +280,8 @@ class Session:
         cooled: tuple[float, float | None] | None = None
         if self.cooldown is not None and not warmup and status == "ok":
             cooled = self.cooldown.wait()
-        before = None if warmup or status != "ok" else self.read_exporter()
+        timed = None if warmup or status != "ok" else self.read_timed()
+        before = timed.page if timed is not None else None
         self._first = None
         timing = Timing(started_at=self.clock.now())
         stats: EngineStats | None = None
@@ -263,7 +302,7 @@ class Session:
             rec.throttled = any_flag(before.throttled, watch.stop(), after[0].throttled if after else None)
         if first_read is not None:
             first_read.join(timeout=self.exporter.timeout + 1 if self.exporter else 1)
-        self._energy(rec, before, after)
+        self._energy(rec, timed, after)
         return rec
 
     def _generate(

@@ -291,7 +291,7 @@ def test_export_problems_say_why(stack_run, tmp_path: Path) -> None:
 def test_the_csv_columns_are_defined_once_and_documented_as_defined() -> None:
     from edgemeter.runner.analysis import csv_schema
 
-    assert COLUMNS == csv_schema.NAMES and len(COLUMNS) == 26
-    # the contract's 20, then energy_rail and score (DESIGN.md), then the energy phases
+    assert COLUMNS == csv_schema.NAMES and len(COLUMNS) == 28
+    # the contract's 20, then energy_rail and score (DESIGN.md), then the energy phases and its bound
     assert COLUMNS[20:22] == ["energy_rail", "score"] and COLUMNS[22:] == list(csv_schema.RECORD_ENERGY)
     assert csv_schema.markdown() in (REPO / "docs" / "alignment.md").read_text()

@@ -57,8 +57,8 @@ def test_summary_columns_line_up_at_any_width_and_counts_are_integers() -> None:
     ])  # fmt: skip
     header, first, second, overall, total = text.splitlines()
     assert len(header) == len(first) == len(second) == len(overall)
-    # tok/s_95% and J/tok: "-" (one run, no energy)
-    assert first.split() == ["1", "1", "0", "0.123", "101.2", "-", "36", "32", "-", "-"]
+    # tok/s_95%, +-J and J/tok: "-" (one run, no energy)
+    assert first.split() == ["1", "1", "0", "0.123", "101.2", "-", "36", "32", "-", "-", "-"]
     assert overall.split()[:3] == ["all", "2", "0"]
     for column in ("ttft_s", "in_tok", "energy_J"):  # right-aligned under its header
         end = header.index(column) + len(column)

@@ -37,6 +37,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
         "energy_above_idle_joules",
         "`energy_joules` less the run's `idle_power_watts` (`--idle`) times the duration",
     ),
+    ("energy_uncertainty_joules", "the most `energy_joules` can be off (docs/metrics.md: how it is bounded)"),
+    ("energy_too_short", "1 when the prompt was too short for its sensor (under four of its updates)"),
 )
 # measured by the runner on the record's own rail: exported only when the row's rail is that one
 RECORD_ENERGY = (
@@ -44,6 +46,8 @@ RECORD_ENERGY = (
     "decode_energy_joules",
     "decode_joules_per_token",
     "energy_above_idle_joules",
+    "energy_uncertainty_joules",
+    "energy_too_short",
 )
 NAMES = [name for name, _ in COLUMNS]
 

@@ -215,7 +215,7 @@ def row(rec: dict[str, Any], aligner: Aligner, rail: str | None) -> dict[str, An
         energy_rail=chosen if energy is not None else None,
     )
     if chosen and chosen == rec.get("energy_rail"):
-        out.update({k: rec.get(k) for k in RECORD_ENERGY})
+        out.update({k: int(v) if isinstance(v := rec.get(k), bool) else v for k in RECORD_ENERGY})
     return out
 
 

@@ -1,0 +1,126 @@
+"""Energy of any window from the exporter's power samples (``/samples``), and an honest bound on
+its error.
+
+The samples are the sampler's readings of one rail, (time, watts), a period ``T`` apart. The
+window's energy is the integral of the straight lines between them (the trapezoid rule the
+exporter's counters use), cut at the window's edges by interpolation; past the newest sample the
+latest reading is held, as the exporter's counter carries it forward.
+
+The bound (``energy_uncertainty_joules``, docs/metrics.md) adds what each source of error can
+contribute at most, given one assumption: between two consecutive samples the power stays
+within the range of those two (it changes no faster than it is sampled; faster content is
+aliasing that no bound built from the samples can see: raise ``--sample-hz``). Then
+
+- sampling: over a gap the true energy lies between the two readings times the gap, so the
+  trapezoid is off by at most |Δw|·gap/2 for a whole gap inside the window and |Δw|·part for
+  a gap the window cuts (the interpolated edge);
+- past the newest sample nothing is known of the change: the largest step seen, over that time;
+- the sensor's own update interval ``L`` (INA3221 ``update_interval``; the sampling period where
+  the sensor states none): a reading may stand for power up to ``L`` earlier, which shifts the
+  window by up to ``L``: L·(|w(a) - w(b)| + the power's range near each edge);
+- the edge reads (prompts only): the counters are read a few milliseconds before the prompt
+  starts and after it ends; that slack, times the highest power near the edge.
+
+A window shorter than ``SHORT_PERIODS`` sensor periods is flagged ``energy_too_short``: its
+energy is mostly edge interpolation.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SHORT_PERIODS = 4  # a window needs this many sensor periods for its energy to mean much
+
+
+@dataclass(frozen=True)
+class RailSamples:
+    """One rail's samples from ``/samples``, keyed as the runner keys rails (exporter_client)."""
+
+    key: str
+    collector: str
+    period: float  # seconds between samples
+    sensor_interval: float | None  # the sensor's own update interval, where it states one
+    oldest: float | None  # the oldest sample the exporter keeps (Unix seconds)
+    t: Sequence[float]
+    watts: Sequence[float]
+
+    @property
+    def lag(self) -> float:
+        """How old a reading may be: the sensor's stated interval, else the sampling period."""
+        return self.sensor_interval if self.sensor_interval is not None else self.period
+
+    def resolution(self) -> float:
+        """The shortest change this rail can show: a sample period or a sensor update, the longer."""
+        return max(self.period, self.lag)
+
+
+def at(t: Sequence[float], w: Sequence[float], x: float) -> float:
+    """The power at ``x``: interpolated between samples, held beyond the first and last."""
+    i = bisect_right(t, x)
+    if i == 0:
+        return w[0]
+    if i == len(t):
+        return w[-1]
+    t0, t1 = t[i - 1], t[i]
+    return w[i - 1] + (w[i] - w[i - 1]) * (x - t0) / (t1 - t0) if t1 > t0 else w[i]
+
+
+def energy(t: Sequence[float], w: Sequence[float], a: float, b: float) -> float:
+    """Joules over [a, b]: the trapezoid of the samples, cut by interpolation at a and b."""
+    if not t or b <= a:
+        return 0.0
+    knots = [a, *(x for x in t if a < x < b), b]
+    values = [at(t, w, x) for x in knots]
+    return sum((values[k] + values[k + 1]) / 2 * (knots[k + 1] - knots[k]) for k in range(len(knots) - 1))
+
+
+def _range(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
+    inside = [w[k] for k in range(len(t)) if lo <= t[k] <= hi] + [at(t, w, lo), at(t, w, hi)]
+    return max(inside) - min(inside)
+
+
+def _peak(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
+    return max([w[k] for k in range(len(t)) if lo <= t[k] <= hi] + [at(t, w, lo), at(t, w, hi)])
+
+
+def bound(
+    rail: RailSamples, a: float, b: float, slack_before: float = 0.0, slack_after: float = 0.0
+) -> float:
+    """The most the energy over [a, b] can be off (module docstring); ``slack_*``: how far the
+    counters' reads lie outside the window (prompts: the time of the edge reads)."""
+    t, w = rail.t, rail.watts
+    if not t or b <= a:
+        return 0.0
+    steps = [abs(w[k + 1] - w[k]) for k in range(len(t) - 1)]
+    total = 0.0
+    for k, step in enumerate(steps):
+        lo, hi = max(t[k], a), min(t[k + 1], b)
+        if hi > lo:
+            whole = t[k] >= a and t[k + 1] <= b
+            total += step * (hi - lo) / 2 if whole else step * (hi - lo)
+    if b > t[-1]:  # nothing known of the change since the newest sample
+        total += max(steps, default=0.0) * (b - max(a, t[-1]))
+    if a < t[0]:
+        total += max(steps, default=0.0) * (min(b, t[0]) - a)
+    lag, period = rail.lag, rail.period
+    # a reading at x stands for the power at some x - s, s <= lag: the samples over [a, a + lag]
+    # tell the power just before a, those over [b, b + lag] the power just before b
+    near_a = _range(t, w, a - period, a + lag + period)
+    near_b = _range(t, w, b - period, b + lag + period)
+    total += lag * (abs(at(t, w, a) - at(t, w, b)) + near_a + near_b)
+    total += slack_before * _peak(t, w, a - slack_before - period, a + period)
+    total += slack_after * _peak(t, w, b - period, b + slack_after + period)
+    return total
+
+
+def covered_until(rail: RailSamples, b: float) -> float:
+    """The time a sample must be kept by for the bound of a window ending at ``b`` to be
+    complete: a reading up to ``lag`` after ``b`` stands for power before it."""
+    return b + rail.lag + rail.period
+
+
+def too_short(rail: RailSamples, a: float, b: float) -> bool:
+    """Whether [a, b] is too short for the rail's sensor (fewer than SHORT_PERIODS updates)."""
+    return b - a < SHORT_PERIODS * rail.resolution()
