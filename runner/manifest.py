@@ -2,7 +2,7 @@
 
 From the exporter's whole page at the run's start and at its end: the board's kernel, each CPU's
 governor and scaling limits, the Jetson power mode, ``jetson_clocks`` and fan profile, the GPU's
-clock range and governor, and the throttling bits (docs/metrics.md names each series). From the
+clock range and governor, the throttling bits and the firmware (Pi VideoCore, Jetson L4T) (docs/metrics.md names each series). From the
 runner itself: the CPU affinity it runs with (the embedded engine's threads run there too). The
 model's digest, the backend and the threads are in the meta already (``model``, ``options``).
 Each fact is keyed by its series and labels (runner/exporter_client.parse_page), so
@@ -26,6 +26,7 @@ SERIES = (
     "edge_gpu_frequency_max_hertz",
     "edge_gpu_governor_info",
     "edge_throttled",
+    "edge_firmware_info",
 )
 
 

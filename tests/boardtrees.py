@@ -95,8 +95,9 @@ def link(root: Path, link_path: str, target: str) -> None:
 def write_fake_vcgencmd(path: Path, state_dir: Path) -> Path:
     """Write an executable ``/bin/sh`` fake of Raspberry Pi's ``vcgencmd`` at ``path``.
 
-    It answers ``get_throttled``, ``measure_clock arm`` and ``pmic_read_adc`` with the content of
-    ``state_dir/get_throttled``, ``state_dir/measure_clock_arm`` and ``state_dir/pmic_read_adc``
+    It answers ``get_throttled``, ``measure_clock arm``, ``pmic_read_adc`` and ``version`` with the
+    content of ``state_dir/get_throttled``, ``state_dir/measure_clock_arm``, ``state_dir/pmic_read_adc``
+    and ``state_dir/version``
     (rewrite them between scrapes). ``state_dir/hang`` makes it ``exec sleep 30`` (so killing
     the pid kills the sleep); ``state_dir/fail`` makes it fail like a Pi without /dev/vchiq
     (stderr "VCHI initialization failed", exit 255). Unknown commands: error on stderr, exit 1.
@@ -112,6 +113,7 @@ case "$*" in
     get_throttled) f=get_throttled ;;
     "measure_clock arm") f=measure_clock_arm ;;
     pmic_read_adc) f=pmic_read_adc ;;
+    version) f=version ;;
     *) echo 'error=2 error_msg="Command not registered"' >&2; exit 1 ;;
 esac
 if [ ! -r "$state/$f" ]; then echo "fake vcgencmd: no $state/$f" >&2; exit 1; fi
@@ -643,10 +645,26 @@ def _tegra_gpu(sys: _Tree, device: str, node: str, cur: int, low: int, high: int
     sys.symlink(f"{device}/of_node", dt_node)
 
 
-def _nvpmodel(modes: Sequence[tuple[int, str]], current: int, fan_profile: str | None) -> _Tree:
+# each tree's BSP release line, in the form L4T writes it (matching the tree's kernel)
+_L4T_ORIN = (
+    "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic"
+    ", EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025"
+)
+_L4T_NANO = (
+    "# R32 (release), REVISION: 7.4, GCID: 33514132, BOARD: t210ref"
+    ", EABI: aarch64, DATE: Fri Jun  9 04:25:08 UTC 2023"
+)
+_L4T_XAVIER = (
+    "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref"
+    ", EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023"
+)
+
+
+def _nvpmodel(modes: Sequence[tuple[int, str]], current: int, fan_profile: str | None, l4t: str) -> _Tree:
     """/etc/nvpmodel.conf's POWER_MODEL lines and nvpmodel's status; nvfancontrol's config and
-    status (JetPack 5+) where ``fan_profile`` is given."""
+    status (JetPack 5+) where ``fan_profile`` is given; the BSP's etc/nv_tegra_release line."""
     root = _Tree()
+    root.files["etc/nv_tegra_release"] = l4t + "\n# KERNEL_VARIANT: oot\n"
     conf = ["< PARAM TYPE=FILE NAME=CPU_ONLINE >", "CORE_0 /sys/devices/system/cpu/cpu0/online", ""]
     for mode_id, name in modes:
         conf += [f"< POWER_MODEL ID={mode_id} NAME={name} >", "CPU_ONLINE CORE_0 1", ""]
@@ -714,6 +732,9 @@ PI5_VCGENCMD_OUTPUTS: dict[str, str] = {
     "get_throttled": "throttled=0x50005\n",
     "measure_clock_arm": "frequency(0)=1500004352\n",
     "pmic_read_adc": _pmic_read_adc(),
+    # a Pi 5 firmware's answer (date, copyright, version hash), in its documented form
+    "version": "2023/10/17 15:39:16 \nCopyright (c) 2023 Raspberry Pi Ltd\n"
+    "version 30cc5f37 (release) (embedded)\n",
 }
 
 
@@ -962,7 +983,9 @@ def build_jetson_orin(root: Path) -> BoardTree:
             processes=tuple(_inference_processes("/usr/local/bin/ollama", server, scale=1)),
         ),
     )
-    return _finish(root, sys, proc, rootfs=_nvpmodel([(0, "15W"), (1, "7W"), (2, "MAXN_SUPER")], 0, "quiet"))
+    return _finish(
+        root, sys, proc, rootfs=_nvpmodel([(0, "15W"), (1, "7W"), (2, "MAXN_SUPER")], 0, "quiet", _L4T_ORIN)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1087,7 +1110,7 @@ def build_jetson_nano(root: Path) -> BoardTree:
             processes=tuple(_inference_processes("/usr/local/bin/ollama", server, scale=1)),
         ),
     )
-    return _finish(root, sys, proc, rootfs=_nvpmodel([(0, "MAXN"), (1, "5W")], 0, None))
+    return _finish(root, sys, proc, rootfs=_nvpmodel([(0, "MAXN"), (1, "5W")], 0, None, _L4T_NANO))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1179,7 +1202,7 @@ def build_jetson_xavier_nx(root: Path) -> BoardTree:
         ),
     )
     modes = [(0, "MODE_15W_2CORE"), (1, "MODE_15W_4CORE"), (2, "MODE_15W_6CORE"), (8, "MODE_20W_6CORE")]
-    return _finish(root, sys, proc, rootfs=_nvpmodel(modes, 8, "cool"))
+    return _finish(root, sys, proc, rootfs=_nvpmodel(modes, 8, "cool", _L4T_XAVIER))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ def test_the_manifest_records_the_setup_and_compare_warns_when_the_power_mode_ch
     start, end = meta["manifest"]["start"], meta["manifest"]["end"]
     assert start['edge_cpu_governor_info{cpu="0",governor="schedutil"}'] == 1
     assert start['edge_jetson_power_mode_info{id="0",name="15W"}'] == 1
+    assert (
+        start['edge_firmware_info{built="Wed Jan  8 01:49:37 UTC 2025",component="l4t",version="36.4.3"}']
+        == 1
+    )
     assert start['edge_cpu_scaling_frequency_max_hertz{cpu="4"}'] == 1510400000
     assert 'edge_throttled{condition="throttled",window="now"}' not in start  # no firmware flags on a Jetson
     assert end == start and meta["manifest"]["runner"]["cpu_affinity"]

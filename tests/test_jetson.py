@@ -116,6 +116,20 @@ def test_emc_clock_in_root_only_debugfs_is_said_once_and_is_not_an_error(
         assert value(data, "edge_gpu_frequency_hertz", gpu="57000000.gpu") == 76.8e6
 
 
+def test_the_l4t_release_is_served_and_a_line_that_is_not_one_is_counted(tmp_path) -> None:
+    tree = BOARDS["jetson_xavier_nx"](tmp_path / "nx")
+    data = samples(make_scraper(board_config(tree), ["jetson"])())
+    assert select(data, "edge_firmware_info") == {
+        frozenset(
+            {("component", "l4t"), ("version", "35.4.1"), ("built", "Tue Aug  1 19:57:35 UTC 2023")}
+        ): 1.0
+    }
+    (tree.rootfs / "etc/nv_tegra_release").write_text("JetPack, I think\n")
+    data = samples(make_scraper(board_config(tree), ["jetson"])())
+    assert select(data, "edge_firmware_info") == {}
+    assert value(data, "edge_collector_errors_total", collector="jetson") == 1
+
+
 def test_an_nvpmodel_status_without_a_mode_is_counted(tmp_path) -> None:
     tree = BOARDS["jetson_orin"](tmp_path / "orin")
     (tree.rootfs / "var/lib/nvpmodel/status").write_text("garbage\n")

@@ -88,3 +88,13 @@ def gpu_utilization() -> GaugeMetricFamily:
         "edge_gpu_utilization_ratio",
         "GPU busy ratio 0-1: NVML utilization (source=nvml) or the Jetson nvgpu load file (source=nvgpu).",
     )
+
+
+def firmware() -> GaugeMetricFamily:
+    """The board's firmware or BSP release: the Pi's VideoCore firmware, a Jetson's L4T."""
+    return GaugeMetricFamily(
+        "edge_firmware_info",
+        "Firmware or board-support release, always 1: component videocore (vcgencmd version, read "
+        "once at start) or l4t (etc/nv_tegra_release); built as the firmware states it.",
+        labels=["component", "version", "built"],
+    )

@@ -21,6 +21,7 @@ from edgemeter.exporter.sensors.tegra import (
     read_emc,
     read_fan_profiles,
     read_gpu_devfreq,
+    read_l4t_release,
     read_power_mode,
     read_pwm_fan,
 )
@@ -66,6 +67,11 @@ class JetsonCollector(Collector):
             clocks.add_metric([], 1 if pinned else 0)
             out.append(clocks)
         out += self._fan(rlog)
+        release = read_l4t_release(rootfs, rlog)
+        if release is not None:
+            firmware = families.firmware()
+            families.add(firmware, 1, component="l4t", version=release[0], built=release[1])
+            out.append(firmware)
         if not out:
             raise NoData("no Tegra GPU devfreq, EMC, nvpmodel or fan files")
         return out

@@ -40,6 +40,8 @@ EMC_ACTIVITY = (
 DEBUGFS = "kernel/debug"
 PWM_FAN = ("devices/pwm-fan", "devices/platform/pwm-fan")  # the Nano's non-hwmon driver
 NVPMODEL_STATUS, NVPMODEL_CONF = "var/lib/nvpmodel/status", "etc/nvpmodel.conf"
+L4T_RELEASE = "etc/nv_tegra_release"  # "# R35 (release), REVISION: 4.1, GCID: …, DATE: …"
+_L4T = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)(?:.*DATE:\s*([^,]+))?")
 NVFANCONTROL_STATUS, NVFANCONTROL_CONF = "var/lib/nvfancontrol/status", "etc/nvfancontrol.conf"
 # what ``exporter capture`` copies for this module (under sysfs, and under the root filesystem)
 CAPTURE_SYSFS = (
@@ -49,7 +51,7 @@ CAPTURE_SYSFS = (
     *EMC_ACTIVITY,
     *(f"{fan}/*" for fan in PWM_FAN),
 )
-CAPTURE_ROOTFS = (NVPMODEL_STATUS, NVPMODEL_CONF, NVFANCONTROL_STATUS, NVFANCONTROL_CONF)
+CAPTURE_ROOTFS = (NVPMODEL_STATUS, NVPMODEL_CONF, NVFANCONTROL_STATUS, NVFANCONTROL_CONF, L4T_RELEASE)
 _POWER_MODEL = re.compile(r"POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+?)\s*>")
 _PMODE = re.compile(r"pmode:(\d+)")
 _FAN_BLOCK = re.compile(r"<\s*FAN\s+(\d+)\s*>")
@@ -190,3 +192,12 @@ def read_pwm_fan(sysfs: str, rlog: ReadLog) -> PwmFan | None:
 
         return PwmFan("1", _share(cur, cap), _share(target, cap), rpm)
     return None
+
+
+def read_l4t_release(rootfs: str, rlog: ReadLog) -> tuple[str, str] | None:
+    """(L4T version such as "35.4.1", its build date) from the BSP's release file; None off a Jetson."""
+    text = read_text(os.path.join(rootfs, L4T_RELEASE), rlog, whole=True)
+    m = _L4T.match(text.splitlines()[0]) if text else None
+    if text and not m:
+        rlog.error(L4T_RELEASE, f"not an L4T release line: {text.splitlines()[0][:60]!r}")
+    return (f"{m.group(1)}.{m.group(2)}", (m.group(3) or "").strip()) if m else None

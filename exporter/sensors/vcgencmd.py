@@ -28,6 +28,7 @@ THROTTLE_BITS = {
     "soft_temperature_limit": (3, 19),
 }
 _HEX = re.compile(r"throttled=(0x[0-9a-fA-F]+)")
+_VERSION = re.compile(r"version\s+([0-9a-f]{7,40})\b")
 _FREQ = re.compile(r"frequency\(\d+\)=(\d+)")
 # pmic_read_adc lines: "   VDD_CORE_A current(7)=2.34555000A", "  VDD_CORE_V volt(15)=0.87843300V"
 _ADC = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=([-+0-9.eE]+)[AV]\s*$")
@@ -180,3 +181,13 @@ class Vcgencmd:
         if not m:
             raise VcgencmdError(f"measure_clock arm: unexpected output {out.strip()[:60]!r}")
         return float(m.group(1))
+
+    def firmware_version(self) -> tuple[str, str]:
+        """(version hash, build date) of the VideoCore firmware (``vcgencmd version``: the date,
+        a copyright line, then ``version <hash> (clean) …``)."""
+        out = self.run("version")
+        lines = [line.strip() for line in out.splitlines() if line.strip()]
+        m = next((_VERSION.match(line) for line in lines if _VERSION.match(line)), None)
+        if not m or not lines:
+            raise VcgencmdError(f"version: unexpected output {out.strip()[:60]!r}")
+        return m.group(1), lines[0]
