@@ -2,9 +2,10 @@
 
 From the exporter's whole page at the run's start and at its end: the board's kernel, each CPU's
 governor and scaling limits, the Jetson power mode, ``jetson_clocks`` and fan profile, the GPU's
-clock range and governor, the throttling bits and the firmware (Pi VideoCore, Jetson L4T) (docs/metrics.md names each series). From the
-runner itself: the CPU affinity it runs with (the embedded engine's threads run there too). The
-model's digest, the backend and the threads are in the meta already (``model``, ``options``).
+clock range and governor, the throttling bits and the firmware (Pi VideoCore, Jetson L4T)
+(docs/metrics.md names each series). From the runner itself: the CPU affinity it runs with (the
+embedded engine's threads run there too). The model's digest, the backend and the threads are in
+the meta already (``model``, ``options``).
 Each fact is keyed by its series and labels (runner/exporter_client.parse_page), so
 ``runner compare`` lists what differs as is.
 """

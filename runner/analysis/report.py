@@ -1,9 +1,11 @@
 """``runner report --run RUN_ID --out run.png``: a picture of one run and a table in the terminal.
 
-Three stacked timelines over the run (the board's input power, its hottest temperature, the CPU
-frequency) with each prompt's window shaded and labelled by its prompt id, and decode tokens/s
-per prompt underneath. Data: the run's windows and figures from the results file, the board's
-series from Prometheus (``--prometheus``) at 1 s resolution.
+Stacked timelines over the run (the board's input power with the idle line of ``--idle``, its
+hottest temperature with the cooldowns of ``--cooldown-to`` shaded, the CPU frequency and load,
+memory) with each prompt's window shaded and labelled by its prompt id; then decode tokens/s per
+prompt and each prompt's energy by phase (prefill, decode) with its bound as an error bar. Data:
+the run's windows and figures from the results file, the board's series from Prometheus
+(``--prometheus``) at 1 s resolution.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from edgemeter.extras import missing
 from edgemeter.runner.analysis.alignment import Aligner
 from edgemeter.runner.analysis.export import ExportError, known_runs, prompt_windows
 from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
+from edgemeter.runner.analysis.report_panels import cooldowns, idle_watts, phase_bars
 from edgemeter.runner.progress import summary
 from edgemeter.runner.record import PromptRecord
 from edgemeter.runner.results import RunIdError, check_run_id
@@ -37,6 +40,8 @@ PANELS = (  # title, PromQL ({m}: the board matcher), where the board's input ra
     ("Memory used (GB)", "(edge_memory_total_bytes{{{m}}} - edge_memory_available_bytes{{{m}}}) / 1e9"),
 )
 NO_DATA = "no data on this board"
+POWER, HOTTEST = PANELS[0][0], PANELS[1][0]  # where the idle line and the cooldowns are drawn
+PHASES = "Energy by phase (J)"
 WINDOW_COLOURS = ("orange", "tab:cyan")  # alternating, so prompts run back to back stay apart
 
 
@@ -63,6 +68,41 @@ def _windows(ax: Any, records: list[dict[str, Any]]) -> None:
         ax.text(a, 1.0, str(r["prompt_id"]), transform=ax.get_xaxis_transform(), fontsize=7, va="bottom")
 
 
+def _marks(ax: Any, title: str, records: list[dict[str, Any]], had: dict[str, bool]) -> None:
+    """The idle line on the power panel, the cooldowns on the temperature panel."""
+    if title == POWER:
+        idle = idle_watts(records)
+        had["idle line"] = idle is not None
+        if idle is not None:
+            ax.axhline(idle, color="black", linestyle="--", linewidth=1, label=f"idle {idle:.2f} W")
+    elif title == HOTTEST:
+        waits = cooldowns(records)
+        had["cooldowns"] = bool(waits)
+        for k, w in enumerate(waits):
+            ax.axvspan(_when(w.start), _when(w.end), color="tab:blue", alpha=0.15, linewidth=0,
+                       label="cooling (--cooldown-to)" if k == 0 else None)  # fmt: skip
+            if w.temperature is not None:
+                ax.plot([_when(w.end)], [w.temperature], marker="v", color="tab:blue")
+
+
+def _phases(ax: Any, records: list[dict[str, Any]]) -> bool:
+    """Prefill and decode energy stacked per prompt run, the bound as an error bar."""
+    found = phase_bars(records)
+    ax.set_ylabel(PHASES)
+    if not found:
+        why = "no energy by phase (no --exporter-url, or no first-token read)"
+        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", color="grey")
+        return False
+    labels = [b.label for b in found]
+    ax.bar(labels, [b.prefill for b in found], label="prefill")
+    ax.bar(labels, [b.decode for b in found], bottom=[b.prefill for b in found], label="decode")
+    errors = [b.uncertainty or 0.0 for b in found]
+    ax.errorbar(labels, [b.prefill + b.decode for b in found], yerr=errors, fmt="none", ecolor="black",
+                capsize=3, label="bound")  # fmt: skip
+    ax.legend(loc="upper right", fontsize=7)
+    return True
+
+
 def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Path) -> dict[str, bool]:
     """The PNG; which timelines had data (one without says so on the picture, never empty axes)."""
     import matplotlib
@@ -76,7 +116,7 @@ def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Pa
     rail = Aligner(prom, instance).input_rail(start, end)
     table = summary([_as_record(r) for r in records])
     fig, axes = plt.subplots(
-        len(PANELS) + 2, 1, figsize=(11, 15), height_ratios=[3] * (len(PANELS) + 1) + [2]
+        len(PANELS) + 3, 1, figsize=(11, 18), height_ratios=[3] * (len(PANELS) + 2) + [2]
     )
     had: dict[str, bool] = {}
     for ax, (title, template) in zip(axes, PANELS, strict=False):
@@ -90,12 +130,14 @@ def draw(prom: Prometheus, records: list[dict[str, Any]], instance: str, out: Pa
             ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center", color="grey")
             ax.set_yticks([])
         _windows(ax, records)
+        _marks(ax, title, records, had)
         ax.set_ylabel(title)
         ax.set_xlim(_when(start), _when(end))
         if ax.get_legend_handles_labels()[1]:
             ax.legend(loc="upper right", fontsize=7)
     ok = [r for r in records if r.get("decode_tokens_per_second")]
-    bars = axes[-2]
+    had[PHASES] = _phases(axes[-2], records)
+    bars = axes[-3]
     bars.bar(
         [f"{r['prompt_id']}#{r.get('repetition', 1)}" for r in ok],
         [r["decode_tokens_per_second"] for r in ok],
