@@ -6,6 +6,8 @@ measured, kept and pushed; export and report). The folders ``exporter/`` and ``r
 repository are mapped onto them (``pyproject.toml``), so the console scripts ``exporter`` and
 ``runner`` and ``python -m edgemeter.exporter`` / ``python -m edgemeter.runner`` are the ways in.
 
+``edgemeter.span()`` measures any block of Python code (edgemeter/measure.py).
+
 ``__version__`` comes from the installed distribution's metadata, the one place it is set
 (``pyproject.toml``); it is looked up on first use, so importing the package costs nothing
 (``python -m edgemeter.runner`` must reach its signal handlers within milliseconds).
@@ -22,7 +24,11 @@ def version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str) -> str:  # no imports at the top: a Ctrl-C must find our handlers fast
+def __getattr__(name: str) -> object:  # no imports at the top: a Ctrl-C must find our handlers fast
     if name == "__version__":
         return version()
+    if name in ("span", "Span"):  # the Python API (edgemeter/measure.py), imported on first use
+        from importlib import import_module
+
+        return getattr(import_module("edgemeter.measure"), name)
     raise AttributeError(f"edgemeter has no attribute {name!r}")

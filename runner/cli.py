@@ -21,7 +21,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner import __version__, manifest, run_options
@@ -30,7 +29,7 @@ from edgemeter.runner.backends import BACKENDS, DEFAULT
 from edgemeter.runner.backends.base import Backend, BackendUnavailable, ModelMissing, Options
 from edgemeter.runner.backends.text import flags as text_cli
 from edgemeter.runner.cooldown import Cooldown
-from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage
+from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, metrics_url
 from edgemeter.runner.progress import Progress, summary
 from edgemeter.runner.prompts import PromptFileError, load_prompts
 from edgemeter.runner.push import Pusher
@@ -97,6 +96,8 @@ SUBCOMMANDS = """subcommands:
   runner export --run RUN_ID --out FILE.csv   per-prompt CSV aligned with the board's series (--raw: series)
   runner report --run RUN_ID --out FILE.png   a picture of the run and the per-prompt table
   runner compare RUN_A RUN_B [--json FILE]    B against A: medians, ratios B/A with 95 % intervals, setups
+  runner spans FILE --exporter-url URL --out OUT.csv   energy of each span (CSV, JSONL, Chrome trace)
+  runner wrap [--exporter-url URL] -- CMD ARGS...      run CMD and record its energy, power and heat
   (each has its own --help)"""
 
 
@@ -358,10 +359,13 @@ def _main(argv: Sequence[str] | None, early: _BeforeTheRun) -> int:
     early.check()
     _configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["export"], ["report"], ["compare"]):
-        from edgemeter.runner.analysis import compare, export, report
+    if argv[:1] in (["export"], ["report"], ["compare"], ["spans"], ["wrap"]):
+        from edgemeter.runner import wrap
+        from edgemeter.runner.analysis import compare, export, report, spans
 
-        command = {"export": export, "report": report, "compare": compare}[argv[0]]
+        command = {"export": export, "report": report, "compare": compare, "spans": spans, "wrap": wrap}[
+            argv[0]
+        ]
         try:
             return command.main(argv[1:], _Parser)
         except UsageError as exc:
@@ -436,10 +440,7 @@ def _board(page: ExporterPage | None, exporter: ExporterClient | None) -> dict[s
 def _exporter(args: argparse.Namespace) -> ExporterClient | None:
     if not args.exporter_url:
         return None
-    url = _url(args.exporter_url)
-    if urlsplit(url).path in ("", "/"):
-        url = url.rstrip("/") + "/metrics"
-    return ExporterClient(url)
+    return ExporterClient(metrics_url(args.exporter_url))
 
 
 def _check_rail(args: argparse.Namespace, page: ExporterPage | None) -> None:

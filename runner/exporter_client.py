@@ -97,6 +97,15 @@ def filtered(url: str, collectors: tuple[str, ...]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+def metrics_url(text: str) -> str:
+    """The exporter's metrics URL from what a user gives: ``HOST:PORT``, ``http://HOST:PORT`` (the
+    path ``/metrics`` added) or a full URL."""
+    url = text if "://" in text else f"http://{text}"
+    if urlsplit(url).path in ("", "/"):
+        url = url.rstrip("/") + "/metrics"
+    return url
+
+
 class ExporterClient:
     """Reads the exporter: the whole page first, then, once its collectors are known, only the
     energy collectors and the board (``EDGE_READ``): an edge read then neither pays for a full

@@ -1,4 +1,5 @@
-"""Whether the board throttled during one prompt: the exporter's firmware flags, polled.
+"""Whether the board throttled during one prompt (and, for ``runner wrap``, how hot it got): the
+exporter's firmware flags (and temperatures), polled.
 
 The edge reads carry ``edge_throttled{window="now"}`` at the prompt's start and end; between
 them a thread asks the exporter for that collector alone (``collect[]=throttled``, a file read
@@ -10,27 +11,33 @@ from __future__ import annotations
 
 import threading
 
-from edgemeter.exporter.collectors import THROTTLE_READ
+from edgemeter.exporter.collectors import TEMPERATURE_READ, THROTTLE_READ
 from edgemeter.runner.exporter_client import ExporterClient
 
 PERIOD = 0.5
 
 
 class ThrottleWatch:
-    def __init__(self, client: ExporterClient | None) -> None:
+    def __init__(self, client: ExporterClient | None, hottest: bool = False) -> None:
         self.seen: bool | None = None
+        self.peak: float | None = None  # the hottest temperature a poll saw (with ``hottest``)
         self._stop = threading.Event()
         self._client = client
+        self._read = THROTTLE_READ + (TEMPERATURE_READ if hottest else ())
         self._thread: threading.Thread | None = None
-        if client is not None and any(c in client.runs for c in THROTTLE_READ):
+        if client is not None and any(c in client.runs for c in self._read):
             self._thread = threading.Thread(target=self._run, name="throttle-watch", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(PERIOD):
-            page = self._client.read_only(THROTTLE_READ) if self._client else None
-            if page is not None and page.throttled is not None:
+            page = self._client.read_only(self._read) if self._client else None
+            if page is None:
+                continue
+            if page.throttled is not None:
                 self.seen = bool(self.seen) or page.throttled
+            if page.hottest is not None:
+                self.peak = page.hottest if self.peak is None else max(self.peak, page.hottest)
 
     def stop(self) -> bool | None:
         """What it saw: True if any poll saw a flag, False if polls saw none, None if none answered."""

@@ -27,7 +27,7 @@ energy is mostly edge interpolation.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,22 +67,28 @@ def at(t: Sequence[float], w: Sequence[float], x: float) -> float:
     return w[i - 1] + (w[i] - w[i - 1]) * (x - t0) / (t1 - t0) if t1 > t0 else w[i]
 
 
+def _span(t: Sequence[float], lo: float, hi: float) -> range:
+    """Indices of the samples within [lo, hi] (a bisection: a window costs what it spans)."""
+    return range(bisect_left(t, lo), bisect_right(t, hi))
+
+
 def energy(t: Sequence[float], w: Sequence[float], a: float, b: float) -> float:
     """Joules over [a, b]: the trapezoid of the samples, cut by interpolation at a and b."""
     if not t or b <= a:
         return 0.0
-    knots = [a, *(x for x in t if a < x < b), b]
-    values = [at(t, w, x) for x in knots]
+    inside = range(bisect_right(t, a), bisect_left(t, b))
+    knots = [a, *(t[k] for k in inside), b]
+    values = [at(t, w, a), *(w[k] for k in inside), at(t, w, b)]
     return sum((values[k] + values[k + 1]) / 2 * (knots[k + 1] - knots[k]) for k in range(len(knots) - 1))
 
 
 def _range(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
-    inside = [w[k] for k in range(len(t)) if lo <= t[k] <= hi] + [at(t, w, lo), at(t, w, hi)]
+    inside = [w[k] for k in _span(t, lo, hi)] + [at(t, w, lo), at(t, w, hi)]
     return max(inside) - min(inside)
 
 
 def _peak(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
-    return max([w[k] for k in range(len(t)) if lo <= t[k] <= hi] + [at(t, w, lo), at(t, w, hi)])
+    return max([w[k] for k in _span(t, lo, hi)] + [at(t, w, lo), at(t, w, hi)])
 
 
 def bound(
@@ -93,17 +99,19 @@ def bound(
     t, w = rail.t, rail.watts
     if not t or b <= a:
         return 0.0
-    steps = [abs(w[k + 1] - w[k]) for k in range(len(t) - 1)]
+    # the gaps the window overlaps: from the sample at or before a to the one at or after b
+    first, last = max(bisect_right(t, a) - 1, 0), min(bisect_left(t, b), len(t) - 1)
+    steps = [abs(w[k + 1] - w[k]) for k in range(first, last)]
     total = 0.0
-    for k, step in enumerate(steps):
+    for k, step in zip(range(first, last), steps, strict=True):
         lo, hi = max(t[k], a), min(t[k + 1], b)
         if hi > lo:
             whole = t[k] >= a and t[k + 1] <= b
             total += step * (hi - lo) / 2 if whole else step * (hi - lo)
-    if b > t[-1]:  # nothing known of the change since the newest sample
-        total += max(steps, default=0.0) * (b - max(a, t[-1]))
-    if a < t[0]:
-        total += max(steps, default=0.0) * (min(b, t[0]) - a)
+    if b > t[-1] or a < t[0]:  # nothing known of the change beyond the samples: the largest step
+        seen = steps or [abs(w[k + 1] - w[k]) for k in range(len(t) - 1)]
+        largest = max(seen, default=0.0)
+        total += largest * (max(b - max(a, t[-1]), 0.0) + max(min(b, t[0]) - a, 0.0))
     lag, period = rail.lag, rail.period
     # a reading at x stands for the power at some x - s, s <= lag: the samples over [a, a + lag]
     # tell the power just before a, those over [b, b + lag] the power just before b

@@ -22,6 +22,7 @@ from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner.analysis import repetitions
 from edgemeter.runner.analysis.alignment import MARGIN, Aligner
 from edgemeter.runner.analysis.csv_schema import NAMES, RECORD_ENERGY
+from edgemeter.runner.analysis.out_file import OutFileError, check_out
 from edgemeter.runner.analysis.promql import Prometheus, PrometheusError
 from edgemeter.runner.analysis.raw_export import (
     DEFAULT_METRICS,
@@ -243,11 +244,10 @@ def _summary(args: argparse.Namespace, out: Path) -> int:
 
 def export(args: argparse.Namespace) -> int:
     prom = Prometheus(args.prometheus)
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise ExportError(f"--out {out}: exists (add --force to overwrite)")
-    if not out.parent.is_dir():
-        raise ExportError(f"--out {out}: no such directory {out.parent}")
+    try:
+        out = check_out(Path(args.out), args.force, "--out")
+    except OutFileError as exc:
+        raise ExportError(str(exc)) from exc
     if args.summary:
         return _summary(args, out)
     if args.raw:

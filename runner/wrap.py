@@ -1,0 +1,262 @@
+"""``runner wrap [--exporter-url URL] [--results DIR] -- CMD ARGS…``: run any command, measured.
+
+CMD runs as given (no shell) with the runner's terminal; Ctrl-C and SIGTERM are passed on to it,
+and ``runner wrap`` exits with CMD's own status (128 + N when a signal N ended it, as shells
+say). Around it the exporter is read as around a prompt (runner/live_window.py), and polled
+meanwhile for the hottest temperature and throttling. One JSONL record goes to
+``DIR/wrap.jsonl`` (appended; fields in docs/metrics.md), the same figures are pushed to the
+Pushgateway with ``span`` labels (runner/span_push.py), and a one-screen summary is printed.
+Nothing about the exporter or the gateway changes CMD's run or its exit status: a fault there
+leaves those figures empty and says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgemeter.runner.energy_bound import prompt_bound
+from edgemeter.runner.exporter_client import ExporterClient, ExporterError, metrics_url
+from edgemeter.runner.live_window import Edge, LiveEnergy, edge, energy_between
+from edgemeter.runner.span_energy import history
+from edgemeter.runner.span_push import push_span
+from edgemeter.runner.throttle_watch import ThrottleWatch, any_flag
+
+ENV_URL = "EDGEMETER_EXPORTER_URL"
+RESULTS_FILE = "wrap.jsonl"
+EXIT_NOT_FOUND, EXIT_NOT_RUNNABLE, EXIT_USAGE = 127, 126, 2
+
+
+class WrapError(Exception):
+    """A user mistake before CMD runs: one line, exit 2."""
+
+
+def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = parser_class(
+        prog="runner wrap", description="Run CMD and record its energy, power, heat and CPU time."
+    )
+    p.add_argument(
+        "--exporter-url", default=os.environ.get(ENV_URL), metavar="URL", help=f"default ${ENV_URL}"
+    )
+    p.add_argument(
+        "--results", default="results", metavar="DIR", help=f"appends a record to DIR/{RESULTS_FILE}"
+    )
+    p.add_argument("--name", help="the span's name (default: CMD's base name)")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="a label; repeatable")
+    p.add_argument("--rail", help="the rail energy_joules is on (default: the board's input rail)")
+    p.add_argument("--pushgateway", default="http://127.0.0.1:9091", metavar="URL")
+    p.add_argument("--no-push", action="store_true")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS")
+    return p
+
+
+def _labels(items: Sequence[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise WrapError(f"--label {item!r}: expected KEY=VALUE with KEY a label name")
+        labels[key] = value
+    return labels
+
+
+class _Forward:
+    """SIGINT and SIGTERM, passed on to CMD while it runs (it decides what they mean)."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def restore(self) -> None:
+        for s, handler in self.old.items():
+            signal.signal(s, handler)
+
+
+def _read(client: ExporterClient | None, notes: list[str]) -> Edge | None:
+    if client is None:
+        return None
+    try:
+        return edge(client)
+    except ExporterError as exc:
+        notes.append(str(exc))
+        return None
+
+
+def _run(command: list[str]) -> tuple[int, Any, float, float]:
+    """(exit status as a shell gives it, resource usage, started, ended) of CMD."""
+    started = time.time()
+    try:
+        proc = subprocess.Popen(command)
+    except FileNotFoundError:
+        raise WrapError(f"{command[0]}: no such command") from None
+    except PermissionError:
+        raise WrapError(f"{command[0]}: not executable") from None
+    forward = _Forward(proc)
+    try:
+        while True:
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            except ChildProcessError:  # reaped already (cannot happen: we own it)
+                status, usage = 0, None
+                break
+            except InterruptedError:
+                continue
+    finally:
+        forward.restore()
+    ended = time.time()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    code = proc.returncode
+    return (128 - code if code < 0 else code), usage, started, ended
+
+
+def record(
+    name: str,
+    command: list[str],
+    labels: dict[str, str],
+    status: int,
+    usage: Any,
+    window: tuple[float, float],
+    live: LiveEnergy | None,
+    bound: tuple[float, bool] | None,
+    watch: tuple[float | None, bool | None],
+    notes: list[str],
+) -> dict[str, Any]:
+    started, ended = window
+    duration = ended - started
+    joules = live.joules if live else None
+    return {
+        "kind": "wrap",
+        "run_id": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + secrets.token_hex(2),
+        "name": name,
+        "command": command,
+        "labels": labels,
+        "started_at": started,
+        "ended_at": ended,
+        "duration_seconds": duration,
+        "exit_status": status,
+        "energy_joules": joules,
+        "energy_rail": live.rail if live else None,
+        "energy_by_rail": live.by_rail if live else {},
+        "avg_power_watts": joules / duration if joules is not None and duration > 0 else None,
+        "energy_uncertainty_joules": bound[0] if bound else None,
+        "energy_too_short": bound[1] if bound else None,
+        "peak_temperature_celsius": watch[0],
+        "throttled": watch[1],
+        "cpu_user_seconds": usage.ru_utime if usage else None,
+        "cpu_system_seconds": usage.ru_stime if usage else None,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime if usage else None,
+        "max_rss_bytes": usage.ru_maxrss * 1024 if usage else None,  # Linux gives kB
+        "energy_note": "; ".join(notes) or None,
+    }
+
+
+def summary(rec: dict[str, Any], where: Path) -> str:
+    def num(value: float | None, fmt: str, unit: str) -> str:
+        return "-" if value is None else f"{value:{fmt}} {unit}"
+
+    lines = [f"wrap: {rec['name']}: exit {rec['exit_status']}, {rec['duration_seconds']:.3f} s"]
+    if rec["energy_joules"] is not None:
+        pm = (
+            f" ± {rec['energy_uncertainty_joules']:.2g}"
+            if rec["energy_uncertainty_joules"] is not None
+            else ""
+        )
+        short = " (too short for its sensor)" if rec["energy_too_short"] else ""
+        rails = ", ".join(f"{k} {v:.3f}" for k, v in sorted(rec["energy_by_rail"].items()))
+        lines.append(
+            f"  energy {rec['energy_joules']:.3f}{pm} J on {rec['energy_rail']}{short}, "
+            f"average {num(rec['avg_power_watts'], '.3f', 'W')}"
+        )
+        lines.append(f"  by rail (J): {rails}")
+    else:
+        lines.append(f"  energy - : {rec['energy_note'] or 'no --exporter-url'}")
+    throttled = {None: "-", True: "yes", False: "no"}[rec["throttled"]]
+    lines.append(
+        f"  peak temperature {num(rec['peak_temperature_celsius'], '.1f', '°C')}, throttled {throttled}"
+    )
+    rss = rec["max_rss_bytes"] / 1e6 if rec["max_rss_bytes"] else None
+    lines.append(
+        f"  CPU {num(rec['cpu_seconds'], '.3f', 's')} (user {num(rec['cpu_user_seconds'], '.3f', 's')}, "
+        f"system {num(rec['cpu_system_seconds'], '.3f', 's')}), max RSS {num(rss, '.1f', 'MB')}"
+    )
+    lines.append(f"  record: {where}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> int:
+    args = build_parser(parser_class).parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    try:
+        if not command:
+            raise WrapError("no command: runner wrap [options] -- CMD ARGS...")
+        labels = _labels(args.label)
+        results = Path(args.results)
+        results.mkdir(parents=True, exist_ok=True)
+    except WrapError as exc:
+        print(f"runner wrap: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"runner wrap: error: --results {args.results}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    client = ExporterClient(metrics_url(args.exporter_url)) if args.exporter_url else None
+    notes: list[str] = []
+    before = _read(client, notes)
+    watch = ThrottleWatch(client, hottest=True) if before is not None else None
+    try:
+        status, usage, started, ended = _run(command)
+    except WrapError as exc:
+        if watch is not None:
+            watch.stop()
+        print(f"runner wrap: error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND if "no such command" in str(exc) else EXIT_NOT_RUNNABLE
+    after = _read(client, notes) if before is not None else None
+    seen = watch.stop() if watch is not None else None
+    peak = watch.peak if watch is not None else None
+    live = bound = None
+    if before is not None and after is not None:
+        live = energy_between(before, after, args.rail)
+        if live.note:
+            notes.append(live.note)
+        peak = max(
+            (t for t in (peak, before.page.hottest, after.page.hottest) if t is not None), default=None
+        )
+        seen = any_flag(before.page.throttled, seen, after.page.throttled)
+        if live.rail is not None and client is not None:
+            try:
+                samples = history(client, [(started, ended)])
+                bound = prompt_bound(
+                    samples, live.rail, live.by_rail, (started, ended), (before.began, after.ended)
+                )
+            except ExporterError as exc:
+                notes.append(f"no bound: {exc}")
+    name = args.name or os.path.basename(command[0])
+    rec = record(name, command, labels, status, usage, (started, ended), live, bound, (peak, seen), notes)
+    where = results / RESULTS_FILE
+    try:
+        with where.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+    except OSError as exc:
+        print(
+            f"runner wrap: warning: {where}: {exc.strerror}; the record is printed instead", file=sys.stderr
+        )
+        print(json.dumps(rec), file=sys.stderr)
+    if not args.no_push:
+        why = push_span(args.pushgateway, rec)
+        if why:
+            print(f"runner wrap: warning: {why}", file=sys.stderr)
+    print(summary(rec, where), file=sys.stderr)
+    return status
