@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from edgemeter.exporter.sensors.power import PowerReading
+from edgemeter.exporter.sensors.power import PowerReading, rail_key
 from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 RAIL_CHANNELS = (1, 2, 3)  # the INA3221's three bus channels (hwmon numbering)
@@ -43,6 +43,10 @@ class Channel:
     watts: str | None  # iio: the chip's own mW
     volts: str | None
     amperes: str | None
+    key: tuple[tuple[str, str], ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", rail_key(self.rail, "ina3221", self.extra))
 
     def reading(self, rlog: ReadLog, number: Number = read_number) -> PowerReading | None:
         if self.watts is not None:  # iio: power is required, V and A are extras
@@ -51,12 +55,14 @@ class Channel:
                 return None
             volts = number(self.volts, rlog, 0.001, required=False) if self.volts else None
             amperes = number(self.amperes, rlog, 0.001, required=False) if self.amperes else None
-            return PowerReading(self.rail, "ina3221", watts, volts, amperes, self.extra)
+            return PowerReading(self.rail, "ina3221", watts, volts, amperes, self.extra, known_key=self.key)
         volts = number(self.volts, rlog, 0.001) if self.volts else None
         amperes = number(self.amperes, rlog, 0.001) if self.amperes else None
         if volts is None or amperes is None:
             return None
-        return PowerReading(self.rail, "ina3221", volts * amperes, volts, amperes, self.extra)
+        return PowerReading(
+            self.rail, "ina3221", volts * amperes, volts, amperes, self.extra, known_key=self.key
+        )
 
 
 def _hwmon_channels(sysfs: str, rlog: ReadLog) -> list[Channel] | None:

@@ -6,7 +6,7 @@ collector serve ``edge_power_watts``/``edge_voltage_volts``/``edge_current_amper
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,9 @@ class PowerReading:
     amperes: float | None = None
     extra: tuple[tuple[str, str], ...] = ()  # more identifying labels (chip, hwmon, channel, gpu)
     integrate: bool = True  # False where the hardware has its own energy counter (NVML Volta+)
+    # the rail's identity, computed once by a reader that reads the same rail many times a second
+    # (exporter/sensors/ina3221.Channel): the sampler's lookup then costs no sort
+    known_key: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -25,4 +28,9 @@ class PowerReading:
 
     @property
     def key(self) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(self.labels.items()))
+        return self.known_key if self.known_key is not None else rail_key(self.rail, self.source, self.extra)
+
+
+def rail_key(rail: str, source: str, extra: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """A rail's labels, sorted: the key of its energy counter."""
+    return tuple(sorted({"rail": rail, "source": source, **dict(extra)}.items()))

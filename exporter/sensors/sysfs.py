@@ -182,6 +182,14 @@ class OpenAttributes:
                     fd[0] = -1
                 _classify(path, exc, rlog, required)
                 data = None
+        if data is not None:  # the sampler's hot path: a plain number, parsed straight from bytes
+            try:
+                value = float(data)
+            except ValueError:
+                pass
+            else:
+                if math.isfinite(value):
+                    return value / round(1 / scale) if scale < 1 else value * scale
         return _scaled(path, _text(path, data, rlog), rlog, scale)
 
     def close(self) -> None:
