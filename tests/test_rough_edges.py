@@ -150,7 +150,8 @@ def test_report_says_no_data_instead_of_empty_axes(tmp_path: Path) -> None:
     ]  # fmt: skip  (back to back: each ends where the next starts)
     had = report.draw(Prom(), records, ".*", tmp_path / "r.png")
     assert had == {"Power (W)": True, "Hottest sensor (°C)": True, "CPU frequency (GHz)": False,
-                   "CPU busy": False, "Memory used (GB)": False}  # fmt: skip
+                   "CPU busy": False, "Memory used (GB)": False,
+                   "idle line": False, "cooldowns": False, "Energy by phase (J)": False}  # fmt: skip
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 
