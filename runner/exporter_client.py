@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import urllib.error
-import urllib.request
+import ssl
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -114,6 +114,7 @@ class ExporterClient:
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self.url, self._auth = split_credentials(url)
         self.timeout = timeout
+        self._local = threading.local()
         self._edge_url: str | None = None
         self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
 
@@ -154,19 +155,55 @@ class ExporterClient:
         except ExporterError:
             return None
 
+    def _connection(self) -> http.client.HTTPConnection:
+        """This thread's kept-alive connection to the exporter (the runner reads from its main
+        thread, the first-token thread and the throttle watch at once)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            parts = urlsplit(self.url)
+            host = parts.hostname or "127.0.0.1"
+            if parts.scheme == "https":
+                context = ssl.create_default_context()
+                conn = http.client.HTTPSConnection(
+                    host, parts.port or 443, timeout=self.timeout, context=context
+                )
+            else:
+                conn = http.client.HTTPConnection(host, parts.port or 80, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
     def _get(self, url: str) -> str:
-        request = urllib.request.Request(url, headers={"Authorization": self._auth} if self._auth else {})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as r:
-                return r.read().decode("utf-8")
-        except urllib.error.HTTPError as exc:
-            raise ExporterError(f"exporter {self.url} answered {exc.code} {exc.reason}", exc.code) from exc
-        except urllib.error.URLError as exc:
-            raise ExporterError(f"exporter {self.url}: {exc.reason}") from exc
-        except http.client.IncompleteRead as exc:
-            raise ExporterError(f"exporter {self.url}: the page was cut short") from exc
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
+        """GET ``url`` over the kept-alive connection: one round trip, no handshake, after the first.
+        A connection the exporter closed while idle (its 60 s limit, a restart) is opened anew once."""
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"Authorization": self._auth} if self._auth else {}
+        for attempt in (1, 2):
+            conn = self._connection()
+            reused = conn.sock is not None
+            try:
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+            except http.client.IncompleteRead as exc:
+                conn.close()
+                raise ExporterError(f"exporter {self.url}: the page was cut short") from exc
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if reused and attempt == 1:
+                    continue  # closed while idle: once more, on a new connection
+                raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                conn.close()
+                raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
+            if response.will_close:
+                conn.close()
+            if response.status != 200:
+                raise ExporterError(
+                    f"exporter {self.url} answered {response.status} {response.reason}", response.status
+                )
+            return body.decode("utf-8", "replace")
+        raise AssertionError("unreachable")
 
     def _read(self, url: str, whole: bool = True) -> ExporterPage:
         text = self._get(url)
