@@ -21,11 +21,10 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.exporter.boards import temperatures as board_temperatures
 from edgemeter.exporter.collectors import EDGE_READ
+from edgemeter.runner import exposition_parse
 from edgemeter.runner.backends.http_stream import split_credentials
 from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
 from edgemeter.runner.window_energy import RailSamples
@@ -66,24 +65,21 @@ def parse_page(text: str) -> ExporterPage:
     throttled: bool | None = None
     temperatures: list[tuple[str, float]] = []
     facts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name in MANIFEST_SERIES:
-                facts[s.name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items())) + "}"] = (
-                    s.value
-                )
-            if s.name == "edge_energy_joules_total":
-                found[(s.labels.get("source", ""), s.labels.get("rail", ""))] = s.value
-            elif s.name == "edge_board_info":
-                board = dict(s.labels)
-            elif s.name == "edge_board_input_rail_info" and s.labels.get("rank", "").isdigit():
-                ranked.append((int(s.labels["rank"]), s.labels.get("rail", "")))
-            elif s.name == "edge_collector_success":
-                collectors.append(s.labels.get("collector", ""))
-            elif s.name == "edge_temperature_celsius":
-                temperatures.append((s.labels.get("sensor", ""), s.value))
-            elif s.name == "edge_throttled" and s.labels.get("window") == "now":
-                throttled = bool(throttled) or s.value == 1
+    for name, labels, value in exposition_parse.samples(text):
+        if name in MANIFEST_SERIES:
+            facts[name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"] = value
+        if name == "edge_energy_joules_total":
+            found[(labels.get("source", ""), labels.get("rail", ""))] = value
+        elif name == "edge_board_info":
+            board = labels
+        elif name == "edge_board_input_rail_info" and labels.get("rank", "").isdigit():
+            ranked.append((int(labels["rank"]), labels.get("rail", "")))
+        elif name == "edge_collector_success":
+            collectors.append(labels.get("collector", ""))
+        elif name == "edge_temperature_celsius":
+            temperatures.append((labels.get("sensor", ""), value))
+        elif name == "edge_throttled" and labels.get("window") == "now":
+            throttled = bool(throttled) or value == 1
     energy = dict(zip(rail_keys(list(found)), found.values(), strict=True))
     ranks = tuple(rail for _, rail in sorted(ranked))
     hottest = board_temperatures.hottest(temperatures)
