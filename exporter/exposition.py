@@ -35,20 +35,41 @@ def render(registry: CollectorRegistry) -> bytes:
     return render_families(registry.collect())
 
 
-def render_families(families: Iterable[Metric]) -> bytes:
-    """``families`` as text exposition."""
-    out: list[str] = []
-    for family in families:
+_HEADERS: dict[tuple[str, str, str], str] = {}  # (name, type, HELP) -> its two comment lines
+
+
+def _header(family: Metric) -> str:
+    """The family's HELP and TYPE lines, built once per family for the exporter's life."""
+    key = (family.name, family.type, family.documentation)
+    header = _HEADERS.get(key)
+    if header is None:
         name = family.name + _SUFFIXED.get(family.type, "")
         kind = family.type if family.type in ("counter", "gauge", "histogram", "summary") else "untyped"
         text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {name} {text}\n# TYPE {name} {kind}\n")
+        header = _HEADERS[key] = f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
+    return header
+
+
+def _label(key: str, value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        value = _escape_label(value)
+    return f'{key}="{value}"'
+
+
+def render_families(families: Iterable[Metric]) -> bytes:
+    """``families`` as text exposition."""
+    out: list[str] = []
+    append = out.append
+    for family in families:
+        append(_header(family))
         for s in family.samples:
             if s.name.endswith("_created"):
                 continue  # creation timestamps are OpenMetrics-only
+            value = s.value
+            number = repr(value) if type(value) is float and math.isfinite(value) else _number(value)
             if s.labels:
-                labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in s.labels.items())
-                out.append(f"{s.name}{{{labels}}} {_number(s.value)}\n")
+                labels = ",".join([_label(k, v) for k, v in s.labels.items()])
+                append(f"{s.name}{{{labels}}} {number}\n")
             else:
-                out.append(f"{s.name} {_number(s.value)}\n")
+                append(f"{s.name} {number}\n")
     return "".join(out).encode()
