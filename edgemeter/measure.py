@@ -17,7 +17,8 @@ span, a read asks the exporter only for its energy collectors (``collect[]``), o
 per URL kept for the process. ``exporter_url`` defaults to ``$EDGEMETER_EXPORTER_URL``;
 ``results=DIR`` appends each span to ``DIR/spans.jsonl``. A span never raises for the exporter
 or the results file: its energy is then None and ``note`` says why (logged once); an exception
-in the block is recorded (``error``) and goes on up.
+in the block is recorded (``error``) and goes on up. A span object measures one block at a time
+(entering it again inside its own block is a RuntimeError); entered again later, it starts anew.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Span:
         self.error: str | None = None
         self.last: Span | None = None  # the decorator form: the latest call's span
         self._before: Edge | None = None
+        self._open = False  # inside its with block
 
     @property
     def duration_seconds(self) -> float | None:
@@ -108,6 +110,12 @@ class Span:
             return None
 
     def __enter__(self) -> Span:
+        if self._open:
+            raise RuntimeError(f"span {self.name!r} is already measuring: one with block at a time")
+        self._open = True
+        self.ended_at = self.energy_joules = self.energy_rail = self.error = None
+        self.energy_by_rail = {}
+        self.note = None if self.exporter_url else f"no exporter_url and no ${ENV_URL}"
         self._before = self._read()
         self.started_at = time.time()
         return self
@@ -117,9 +125,10 @@ class Span:
     ) -> None:
         self.ended_at = time.time()
         self.error = f"{kind.__name__}: {exc}" if kind is not None else None
-        after = self._read() if self._before is not None else None
-        if self._before is not None and after is not None:
-            live = energy_between(self._before, after, self.rail)
+        before, self._before, self._open = self._before, None, False
+        after = self._read() if before is not None else None
+        if before is not None and after is not None:
+            live = energy_between(before, after, self.rail)
             self.energy_joules, self.energy_rail, self.energy_by_rail = live.joules, live.rail, live.by_rail
             if live.note:
                 self.note = live.note

@@ -72,12 +72,19 @@ class Ring:
                 hi = mid
         return lo
 
-    def window(self, since: float, until: float) -> tuple[list[float], list[float]]:
-        """Times and watts of the samples in [since, until], with one either side where kept."""
+    def window(self, since: float, until: float) -> tuple[array, array]:
+        """Times and watts of the samples in [since, until], with one either side where kept:
+        copies of at most two slices of each array (memory copies, under the sampler's lock)."""
         lo = max(self._first_after(since) - 1, 0)
         hi = min(self._first_after(until) + 1, self.count)
-        idx = [self._at(k) for k in range(lo, hi)]
-        return [self.t[i] for i in idx], [self.w[i] for i in idx]
+        if hi <= lo:
+            return array("d"), array("d")
+        start = (self.head - self.count + lo) % self.size
+        stop = start + (hi - lo)
+        if stop <= self.size:
+            return self.t[start:stop], self.w[start:stop]
+        wrap = stop - self.size
+        return self.t[start:] + self.t[:wrap], self.w[start:] + self.w[:wrap]
 
 
 def ring_size(history_seconds: float, period: float) -> int:
@@ -94,8 +101,8 @@ def memory_bytes(history_seconds: float, hz: float, rails: int) -> int:
 class RailHistory:
     labels: dict[str, str]
     oldest: float | None  # monotonic
-    t: list[float]  # monotonic
-    watts: list[float]
+    t: Sequence[float]  # monotonic
+    watts: Sequence[float]
 
 
 @dataclass(frozen=True)

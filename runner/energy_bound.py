@@ -10,7 +10,7 @@ the slack counts there, at its mean power (the counters update every millisecond
 from __future__ import annotations
 
 from edgemeter.exporter.boards import rails as board_rails
-from edgemeter.runner.window_energy import RailSamples, bound, covered_until, too_short
+from edgemeter.runner.window_energy import RailSamples, bound, covered_until, silent_gap, too_short
 
 MAX_WAIT = 2.0  # seconds the runner waits at most for the samples a bound needs after the end
 
@@ -35,7 +35,7 @@ def prompt_bound(
 ) -> tuple[float, bool] | None:
     """(uncertainty in joules, too short) for the prompt over ``window`` (start, end) whose
     counters were read at ``reads`` (the first read's start, the last read's end); None when the
-    samples do not reach back to the prompt's start."""
+    samples do not reach back to the prompt's start or the sensor fell silent during it."""
     start, end = window
     slack_before, slack_after = max(start - reads[0], 0.0), max(reads[1] - end, 0.0)
     total, short = 0.0, False
@@ -48,8 +48,8 @@ def prompt_bound(
                 return None
             total += joules / span * (slack_before + slack_after)
             continue
-        if got.oldest is None or got.oldest > start:
+        if got.oldest is None or got.oldest > start or silent_gap(got, start, end) > got.silence():
             return None
-        total += bound(got, start, end, slack_before, slack_after)
+        total += bound(got, start, end, slack_before, slack_after, counters=True)
         short = short or too_short(got, start, end)
     return total, short

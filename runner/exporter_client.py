@@ -18,6 +18,7 @@ import http.client
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -30,6 +31,7 @@ from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
 from edgemeter.runner.window_energy import RailSamples
 
 TIMEOUT = 2.0
+SKEW = 0.002  # seconds: clocks closer than this beyond the round trip (one machine) are one
 
 
 class ExporterError(Exception):
@@ -50,6 +52,7 @@ class ExporterPage:
     throttled: bool | None = None
     facts: dict[str, float] = field(default_factory=dict)  # the manifest's series (runner/manifest.py)
     hottest: float | None = None  # the hottest temperature that counts (exporter/boards/temperatures.py)
+    rails: tuple[tuple[str, str], ...] = ()  # (source, rail) of every energy counter, as keyed above
 
     def input_rail(self) -> str | None:
         """The board's input rail among those this page has energy for (None: the board has none)."""
@@ -83,7 +86,7 @@ def parse_page(text: str) -> ExporterPage:
     energy = dict(zip(rail_keys(list(found)), found.values(), strict=True))
     ranks = tuple(rail for _, rail in sorted(ranked))
     hottest = board_temperatures.hottest(temperatures)
-    return ExporterPage(energy, board, ranks, tuple(collectors), throttled, facts, hottest)
+    return ExporterPage(energy, board, ranks, tuple(collectors), throttled, facts, hottest, tuple(found))
 
 
 def filtered(url: str, collectors: tuple[str, ...]) -> str:
@@ -111,6 +114,7 @@ class ExporterClient:
         self.url, self._auth = split_credentials(url)
         self.timeout = timeout
         self._local = threading.local()
+        self._rails: tuple[tuple[str, str], ...] = ()  # the latest page's energy counters
         self._edge_url: str | None = None
         self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
 
@@ -175,7 +179,10 @@ class ExporterClient:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Authorization": self._auth} if self._auth else {}
         for attempt in (1, 2):
-            conn = self._connection()
+            try:
+                conn = self._connection()
+            except ValueError as exc:  # a port that is not a number, a broken IPv6 literal
+                raise ExporterError(f"exporter {self.url}: not a URL it can reach ({exc})") from exc
             reused = conn.sock is not None
             try:
                 conn.request("GET", target, headers=headers)
@@ -184,7 +191,13 @@ class ExporterClient:
             except http.client.IncompleteRead as exc:
                 conn.close()
                 raise ExporterError(f"exporter {self.url}: the page was cut short") from exc
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                ConnectionAbortedError,
+                BrokenPipeError,
+                ssl.SSLEOFError,
+            ) as exc:
                 conn.close()
                 if reused and attempt == 1:
                     continue  # closed while idle: once more, on a new connection
@@ -211,13 +224,36 @@ class ExporterClient:
             ) from exc
         if whole and page.board is None and not page.energy:
             raise ExporterError(f"exporter {self.url}: not an edgemeter exporter (no edge_board_info)")
+        if page.rails:
+            self._rails = page.rails
         return page
+
+    def clock_offset(self) -> float:
+        """The exporter's clock less this machine's, from a near-empty ``/samples`` answer (its
+        ``now`` is taken as the request arrives): 0 when the two agree to within the round trip
+        and SKEW (one machine), else the middle of what the round trip allows."""
+        parts = urlsplit(self.url)
+        began = time.time()
+        text = self._get(
+            urlunsplit(parts._replace(path="/samples", query=f"from={began:.6f}&to={began:.6f}"))
+        )
+        ended = time.time()
+        try:
+            now = float(json.loads(text)["now"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ExporterError(
+                f"exporter {self.url}: /samples is not the sampler's history ({exc})"
+            ) from exc
+        low, high = now - ended, now - began
+        return 0.0 if low - SKEW <= 0.0 <= high + SKEW else (low + high) / 2
 
     def samples(self, since: float, until: float) -> dict[str, RailSamples]:
         """Every sampled rail's power samples over [since, until] (Unix seconds), one either side,
-        keyed like the page's energy (``/samples``, exporter/history.py)."""
+        keyed like the page's energy (``/samples``, exporter/history.py), in this machine's clock:
+        an exporter on another board stamps samples with its own (``clock_offset``)."""
+        offset = self.clock_offset()
         parts = urlsplit(self.url)
-        query = urlencode([("from", f"{since:.6f}"), ("to", f"{until:.6f}")])
+        query = urlencode([("from", f"{since + offset:.6f}"), ("to", f"{until + offset:.6f}")])
         text = self._get(urlunsplit(parts._replace(path="/samples", query=query)))
         try:
             body = json.loads(text)
@@ -227,18 +263,21 @@ class ExporterClient:
                 for rail in source["rails"]
                 if rail["t"] and len(rail["t"]) == len(rail["watts"])
             ]
-            keys = rail_keys([(r["labels"].get("source", ""), r["labels"].get("rail", "")) for _, r in found])
+            pairs = [(r["labels"].get("source", ""), r["labels"].get("rail", "")) for _, r in found]
+            # keyed among every rail the page has, counters included, so the keys match the page's
+            known = list(dict.fromkeys([*self._rails, *pairs]))
+            keyed = dict(zip(known, rail_keys(known), strict=True))
             return {
-                key: RailSamples(
-                    key,
+                keyed[pair]: RailSamples(
+                    keyed[pair],
                     source["collector"],
                     1 / float(source["sample_hz"]),
                     source["sensor_interval_seconds"],
-                    rail["oldest"],
-                    [float(x) for x in rail["t"]],
+                    None if rail["oldest"] is None else float(rail["oldest"]) - offset,
+                    [float(x) - offset for x in rail["t"]],
                     [float(x) for x in rail["watts"]],
                 )
-                for key, (source, rail) in zip(keys, found, strict=True)
+                for pair, (source, rail) in zip(pairs, found, strict=True)
             }
         except (ValueError, KeyError, TypeError, ZeroDivisionError, AttributeError) as exc:
             raise ExporterError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+-?\d+)?[ \t]*")
+_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]*(?<=[ \t}])(\S+)(?:[ \t]+-?[\d.]+)?")
 _LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(?:,|$)')
 _ESCAPE = re.compile(r"\\(.)")
 _ESCAPED = {"n": "\n", "\\": "\\", '"': '"'}
@@ -39,11 +39,12 @@ def _labels(text: str, line: str) -> dict[str, str]:
 
 def samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
     """Every sample line of ``text``: (name, labels, value); ValueError on a line that is not one."""
-    for line in text.split("\n"):
-        if not line or line[0] == "#" or line.isspace():
+    for raw in text.split("\n"):
+        line = raw.strip(" \t\r")
+        if not line or line[0] == "#":
             continue
         m = _LINE.fullmatch(line)
-        if m is None:
+        if m is None or "_" in m.group(3):  # Python's float() takes 1_000; the format does not
             raise ValueError(f"not an exposition line: {line[:80]!r}")
         labels = _labels(m.group(2), line) if m.group(2) else {}
         yield m.group(1), labels, float(m.group(3))

@@ -16,7 +16,7 @@ from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner.analysis.raw_export import iso
 from edgemeter.runner.energy_bound import complete_by
 from edgemeter.runner.exporter_client import ExporterClient
-from edgemeter.runner.window_energy import RailSamples, bound, energy, too_short
+from edgemeter.runner.window_energy import RailSamples, bound, energy, silent_gap, too_short
 
 
 class SpanEnergyError(Exception):
@@ -77,6 +77,12 @@ def check_reach(samples: dict[str, RailSamples], rail: str, start: float, end: f
         if end > got.t[-1] + got.resolution() + 1.0:
             raise SpanEnergyError(
                 f"{what} ends at {iso(end)}, after the exporter's newest sample of {part} ({iso(got.t[-1])})"
+            )
+        silent = silent_gap(got, start, end)
+        if silent > got.silence():
+            raise SpanEnergyError(
+                f"{what}: the exporter has no sample of {part} for {silent:.1f} s inside it (the sensor was "
+                "silent, or the exporter was not running): its energy is not known"
             )
 
 

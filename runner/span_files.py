@@ -42,7 +42,7 @@ class Span:
 def _seconds(value: Any, key: str, where: str, scale: float = 1.0) -> float:
     try:
         number = float(value) * scale
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SpanFileError(f"{where}: {key} {value!r} is not a number of seconds") from None
     if not math.isfinite(number):
         raise SpanFileError(f"{where}: {key} {value!r} is not a finite number")
@@ -67,8 +67,8 @@ def _csv(path: Path, text: str, offset: float) -> list[Span]:
     if missing:
         raise SpanFileError(f"{path}:1: the header needs name,start,end (missing: {', '.join(missing)})")
     spans = []
-    for line, row in enumerate(rows, start=2):
-        where = f"{path}:{line}"
+    for row in rows:
+        where = f"{path}:{rows.line_num}"  # the file's own line (blank lines, quoted newlines)
         if None in row:
             raise SpanFileError(f"{where}: more fields than the header has")
         start, end = _seconds(row["start"], "start", where), _seconds(row["end"], "end", where)
@@ -119,7 +119,7 @@ def _trace(path: Path, data: Any, offset: float) -> list[Span]:
 def read_spans(path: Path, offset: float = 0.0) -> list[Span]:
     """The spans of ``path`` (the format from its content), shifted by ``offset`` seconds."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is not part of the header
     except FileNotFoundError:
         raise SpanFileError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -127,12 +127,15 @@ def read_spans(path: Path, offset: float = 0.0) -> list[Span]:
     except OSError as exc:
         raise SpanFileError(f"{path}: {exc.strerror}") from None
     head = text.lstrip()[:1]
-    if head == "[" or (head == "{" and '"traceEvents"' in text[:4096]):
-        try:
-            data = json.loads(text)
+    whole: Any = None
+    if head in "[{" and head:
+        try:  # a trace is one JSON document; JSONL of more than one line is not
+            whole = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SpanFileError(f"{path}:{exc.lineno}: not a JSON trace ({exc.msg})") from None
-        spans = _trace(path, data, offset)
+            if head == "[":
+                raise SpanFileError(f"{path}:{exc.lineno}: not a JSON trace ({exc.msg})") from None
+    if head == "[" or (isinstance(whole, dict) and "traceEvents" in whole):
+        spans = _trace(path, whole, offset)
     elif head == "{":
         spans = _jsonl(path, text, offset)
     else:

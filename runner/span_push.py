@@ -1,7 +1,7 @@
-"""A measured span (``runner wrap``, ``edgemeter.span(push=…)``) to the Pushgateway, as a prompt
-is: one group per span run (``run_id``), job ``edgemeter_span``, the span's name and the user's
-labels as labels (docs/metrics.md lists the gauges). One synchronous push with a timeout; a
-gateway that is down costs the span nothing but a warning."""
+"""A measured span (``runner wrap``) to the Pushgateway, as a prompt is: one group per span run
+(``run_id``), job ``edgemeter_span``, the span's name and the user's labels as labels
+(docs/metrics.md lists the gauges). One synchronous push with a timeout; a gateway that is down
+costs the span nothing but a warning."""
 
 from __future__ import annotations
 

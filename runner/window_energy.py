@@ -2,9 +2,8 @@
 its error.
 
 The samples are the sampler's readings of one rail, (time, watts), a period ``T`` apart. The
-window's energy is the integral of the straight lines between them (the trapezoid rule the
-exporter's counters use), cut at the window's edges by interpolation; past the newest sample the
-latest reading is held, as the exporter's counter carries it forward.
+window's energy is the integral of the straight lines between them (the trapezoid rule), cut at
+the window's edges by interpolation; past the newest sample the latest reading is held.
 
 The bound (``energy_uncertainty_joules``, docs/metrics.md) adds what each source of error can
 contribute at most, given one assumption: between two consecutive samples the power stays
@@ -15,14 +14,19 @@ aliasing that no bound built from the samples can see: raise ``--sample-hz``). T
   trapezoid is off by at most |Δw|·gap/2 for a whole gap inside the window and |Δw|·part for
   a gap the window cuts (the interpolated edge);
 - past the newest sample nothing is known of the change: the largest step seen, over that time;
-- the sensor's own update interval ``L`` (INA3221 ``update_interval``; the sampling period where
-  the sensor states none): a reading may stand for power up to ``L`` earlier, which shifts the
-  window by up to ``L``: L·(|w(a) - w(b)| + the power's range near each edge);
-- the edge reads (prompts only): the counters are read a few milliseconds before the prompt
+- the sensor's own update interval ``L`` (INA3221 and hwmon ``update_interval``; a sensor that
+  states none is taken as current when read): each reading may stand for the power up to ``L``
+  earlier, by a different amount each time, so every change of the power may be seen up to
+  ``L`` late: at most L times the power's total variation near the window;
+- counters read at the edges (prompts, ``runner wrap``): the exporter's counter carries the
+  latest reading forward to the instant of the read, and never serves less than it served
+  before, so each edge read may be off by the step of the gap it falls in times a period;
+- the edge reads' slack (prompts): the counters are read a few milliseconds before the prompt
   starts and after it ends; that slack, times the highest power near the edge.
 
 A window shorter than ``SHORT_PERIODS`` sensor periods is flagged ``energy_too_short``: its
-energy is mostly edge interpolation.
+energy is mostly edge interpolation. A window across a silence of the sensor (no sample for
+longer than ``silence()``) has no bound: the samples say nothing of that time.
 """
 
 from __future__ import annotations
@@ -48,8 +52,13 @@ class RailSamples:
 
     @property
     def lag(self) -> float:
-        """How old a reading may be: the sensor's stated interval, else the sampling period."""
-        return self.sensor_interval if self.sensor_interval is not None else self.period
+        """How old a reading may be: the sensor's stated update interval (0 where it states none)."""
+        return self.sensor_interval or 0.0
+
+    def silence(self) -> float:
+        """A gap between samples longer than this is a silent sensor (the exporter's own rule:
+        its counter stops carrying a reading forward after it)."""
+        return max(5 * self.period, 2.0)
 
     def resolution(self) -> float:
         """The shortest change this rail can show: a sample period or a sensor update, the longer."""
@@ -82,20 +91,33 @@ def energy(t: Sequence[float], w: Sequence[float], a: float, b: float) -> float:
     return sum((values[k] + values[k + 1]) / 2 * (knots[k + 1] - knots[k]) for k in range(len(knots) - 1))
 
 
-def _range(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
-    inside = [w[k] for k in _span(t, lo, hi)] + [at(t, w, lo), at(t, w, hi)]
-    return max(inside) - min(inside)
-
-
 def _peak(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
     return max([w[k] for k in _span(t, lo, hi)] + [at(t, w, lo), at(t, w, hi)])
 
 
+def _variation(t: Sequence[float], w: Sequence[float], lo: float, hi: float) -> float:
+    """The power's total variation over the samples in [lo, hi] and their neighbours."""
+    first, last = max(bisect_left(t, lo) - 1, 0), min(bisect_right(t, hi), len(t) - 1)
+    return sum(abs(w[k + 1] - w[k]) for k in range(first, last))
+
+
+def _edge_step(t: Sequence[float], w: Sequence[float], x: float, period: float) -> float:
+    """The largest step of the gaps within a period of ``x``."""
+    first, last = max(bisect_left(t, x - period) - 1, 0), min(bisect_right(t, x + period), len(t) - 1)
+    return max((abs(w[k + 1] - w[k]) for k in range(first, last)), default=0.0)
+
+
 def bound(
-    rail: RailSamples, a: float, b: float, slack_before: float = 0.0, slack_after: float = 0.0
+    rail: RailSamples,
+    a: float,
+    b: float,
+    slack_before: float = 0.0,
+    slack_after: float = 0.0,
+    counters: bool = False,
 ) -> float:
-    """The most the energy over [a, b] can be off (module docstring); ``slack_*``: how far the
-    counters' reads lie outside the window (prompts: the time of the edge reads)."""
+    """The most the energy over [a, b] can be off (module docstring). ``counters``: the energy
+    came from the exporter's counters read at the edges; ``slack_*``: how far those reads lie
+    outside the window."""
     t, w = rail.t, rail.watts
     if not t or b <= a:
         return 0.0
@@ -113,14 +135,21 @@ def bound(
         largest = max(seen, default=0.0)
         total += largest * (max(b - max(a, t[-1]), 0.0) + max(min(b, t[0]) - a, 0.0))
     lag, period = rail.lag, rail.period
-    # a reading at x stands for the power at some x - s, s <= lag: the samples over [a, a + lag]
-    # tell the power just before a, those over [b, b + lag] the power just before b
-    near_a = _range(t, w, a - period, a + lag + period)
-    near_b = _range(t, w, b - period, b + lag + period)
-    total += lag * (abs(at(t, w, a) - at(t, w, b)) + near_a + near_b)
-    total += slack_before * _peak(t, w, a - slack_before - period, a + period)
-    total += slack_after * _peak(t, w, b - period, b + slack_after + period)
+    if lag:  # every change may be seen up to lag late: the samples over [a, b + lag] show them
+        total += lag * _variation(t, w, a - period, b + lag + period)
+    if counters:
+        total += period * (_edge_step(t, w, a, period) + _edge_step(t, w, b, period))
+    total += slack_before * _peak(t, w, a - slack_before - period, a + lag + period)
+    total += slack_after * _peak(t, w, b - period, b + slack_after + lag + period)
     return total
+
+
+def silent_gap(rail: RailSamples, a: float, b: float) -> float:
+    """The longest time without a sample inside [a, b] (the rail's sensor silent)."""
+    t = rail.t
+    first, last = max(bisect_right(t, a) - 1, 0), min(bisect_left(t, b), len(t) - 1)
+    gaps = [min(t[k + 1], b) - max(t[k], a) for k in range(first, last)]
+    return max(gaps, default=0.0)
 
 
 def covered_until(rail: RailSamples, b: float) -> float:

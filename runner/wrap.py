@@ -1,7 +1,8 @@
 """``runner wrap [--exporter-url URL] [--results DIR] -- CMD ARGS…``: run any command, measured.
 
-CMD runs as given (no shell) with the runner's terminal; Ctrl-C and SIGTERM are passed on to it,
-and ``runner wrap`` exits with CMD's own status (128 + N when a signal N ended it, as shells
+CMD runs as given (no shell) with the runner's terminal; Ctrl-C at the terminal reaches it
+directly (as under a shell), SIGTERM and SIGHUP sent to ``runner wrap`` are passed on to it, and
+``runner wrap`` exits with CMD's own status (128 + N when a signal N ended it, as shells
 say). Around it the exporter is read as around a prompt (runner/live_window.py), and polled
 meanwhile for the hottest temperature and throttling. One JSONL record goes to
 ``DIR/wrap.jsonl`` (appended; fields in docs/metrics.md), the same figures are pushed to the
@@ -13,8 +14,10 @@ leaves those figures empty and says why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -28,16 +31,21 @@ from edgemeter.runner.energy_bound import prompt_bound
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, metrics_url
 from edgemeter.runner.live_window import Edge, LiveEnergy, edge, energy_between
 from edgemeter.runner.span_energy import history
-from edgemeter.runner.span_push import push_span
+from edgemeter.runner.span_push import RESERVED, push_span
 from edgemeter.runner.throttle_watch import ThrottleWatch, any_flag
 
 ENV_URL = "EDGEMETER_EXPORTER_URL"
 RESULTS_FILE = "wrap.jsonl"
 EXIT_NOT_FOUND, EXIT_NOT_RUNNABLE, EXIT_USAGE = 127, 126, 2
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 class WrapError(Exception):
-    """A user mistake before CMD runs: one line, exit 2."""
+    """CMD cannot be run as asked: one line, and the exit status a shell would give."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def build_parser(parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -63,22 +71,49 @@ def _labels(items: Sequence[str]) -> dict[str, str]:
     labels = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise WrapError(f"--label {item!r}: expected KEY=VALUE with KEY a label name")
+        if not sep or not LABEL_NAME.fullmatch(key) or key.startswith("__") or key in RESERVED:
+            raise WrapError(
+                f"--label {item!r}: expected KEY=VALUE, KEY a Prometheus label name not starting with __ "
+                f"nor one of {', '.join(sorted(RESERVED))}"
+            )
         labels[key] = value
     return labels
 
 
 class _Forward:
-    """SIGINT and SIGTERM, passed on to CMD while it runs (it decides what they mean)."""
+    """While CMD runs: SIGTERM (and SIGHUP) sent to ``runner wrap`` are passed on to CMD once;
+    SIGINT is ignored here, as a shell does, because Ctrl-C at the terminal already reaches CMD
+    (it is in the terminal's foreground process group with us): passing it on would deliver it
+    twice, and many programs read a second Ctrl-C as "abort now"."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc = proc
+    FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.old = {s: signal.signal(s, self) for s in self.FORWARDED}
+        self.old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __call__(self, signum: int, frame: object) -> None:
+        # os.kill, never Popen.poll/send_signal: those reap a child that has just died, and the
+        # wait4 below would then never see its status. Unreaped, its pid cannot be reused.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signum)
+
+    def restore(self) -> None:
+        for s, handler in self.old.items():
+            signal.signal(s, handler)
+
+
+class _Pending:
+    """Until CMD starts: a SIGINT or SIGTERM means "do not start it" (the exporter read before
+    it may take up to its timeout)."""
+
+    def __init__(self) -> None:
+        self.seen: int | None = None
         self.old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signum)
+        self.seen = signum
 
     def restore(self) -> None:
         for s, handler in self.old.items():
@@ -101,25 +136,22 @@ def _run(command: list[str]) -> tuple[int, Any, float, float]:
     try:
         proc = subprocess.Popen(command)
     except FileNotFoundError:
-        raise WrapError(f"{command[0]}: no such command") from None
-    except PermissionError:
-        raise WrapError(f"{command[0]}: not executable") from None
-    forward = _Forward(proc)
+        raise WrapError(f"{command[0]}: no such command", EXIT_NOT_FOUND) from None
+    except OSError as exc:  # not executable, no interpreter line, a directory
+        raise WrapError(f"{command[0]}: cannot run it ({exc.strerror})", EXIT_NOT_RUNNABLE) from None
+    forward = _Forward(proc.pid)
     try:
         while True:
             try:
                 _, status, usage = os.wait4(proc.pid, 0)
-                break
-            except ChildProcessError:  # reaped already (cannot happen: we own it)
-                status, usage = 0, None
                 break
             except InterruptedError:
                 continue
     finally:
         forward.restore()
     ended = time.time()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    code = proc.returncode
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped here: Popen must not wait for it again
     return (128 - code if code < 0 else code), usage, started, ended
 
 
@@ -214,7 +246,14 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
         return EXIT_USAGE
     client = ExporterClient(metrics_url(args.exporter_url)) if args.exporter_url else None
     notes: list[str] = []
-    before = _read(client, notes)
+    pending = _Pending()
+    try:
+        before = _read(client, notes)
+    finally:
+        pending.restore()
+    if pending.seen is not None:
+        print("runner wrap: interrupted before the command started: nothing was run", file=sys.stderr)
+        return 128 + pending.seen
     watch = ThrottleWatch(client, hottest=True) if before is not None else None
     try:
         status, usage, started, ended = _run(command)
@@ -222,7 +261,7 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
         if watch is not None:
             watch.stop()
         print(f"runner wrap: error: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND if "no such command" in str(exc) else EXIT_NOT_RUNNABLE
+        return exc.status
     after = _read(client, notes) if before is not None else None
     seen = watch.stop() if watch is not None else None
     peak = watch.peak if watch is not None else None

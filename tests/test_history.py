@@ -9,6 +9,7 @@ import math
 import time
 import urllib.error
 import urllib.request
+from array import array
 
 import bcrypt
 import pytest
@@ -28,9 +29,16 @@ def test_a_ring_keeps_the_latest_samples_and_their_neighbours_at_a_windows_edges
     for k in range(8):
         ring.append(float(k), 10.0 * k)
     assert ring.count == 5 and ring.oldest() == 3.0
-    assert ring.window(4.5, 5.5) == ([4.0, 5.0, 6.0], [40.0, 50.0, 60.0])
-    assert ring.window(0.0, 3.5) == ([3.0, 4.0], [30.0, 40.0])  # from the oldest kept
-    assert ring.window(6.5, 99.0) == ([6.0, 7.0], [60.0, 70.0])
+
+    def window(since: float, until: float) -> tuple[list[float], list[float]]:
+        t, w = ring.window(since, until)
+        return list(t), list(w)
+
+    assert window(4.5, 5.5) == ([4.0, 5.0, 6.0], [40.0, 50.0, 60.0])  # across the wrap
+    assert window(0.0, 3.5) == ([3.0, 4.0], [30.0, 40.0])  # from the oldest kept
+    assert window(6.5, 99.0) == ([6.0, 7.0], [60.0, 70.0])
+    assert window(0.0, 99.0) == ([3.0, 4.0, 5.0, 6.0, 7.0], [30.0, 40.0, 50.0, 60.0, 70.0])
+    assert Ring(4).window(0.0, 1.0) == (array("d"), array("d"))
 
 
 def test_the_history_covers_its_seconds_at_the_rate_and_its_memory_is_stated() -> None:
@@ -62,7 +70,7 @@ def test_the_integrator_keeps_every_sample_of_the_last_history_seconds() -> None
     [got] = integrator.history(clock.now - 1.05, clock.now)
     assert got.collector == "ina3221" and got.sample_hz == 10.0 and got.sensor_interval == 0.007
     [rail] = got.rails
-    assert rail.watts == [float(k) for k in range(39, 50)]  # from 104.0 s, and the one before it
+    assert list(rail.watts) == [float(k) for k in range(39, 50)]  # from 104.0 s, and the one before it
     assert rail.oldest == pytest.approx(100.0 + 0.1 * (50 - ring_size(2.0, 0.1)))
 
 

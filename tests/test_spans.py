@@ -161,7 +161,9 @@ def test_wrap_records_the_commands_window_energy_and_status_and_exits_with_it(tm
     assert rec["name"] == "train-step" and rec["labels"] == {"epoch": "3"} and rec["exit_status"] == 3
     assert rec["command"][0] == sys.executable and 1.0 <= rec["duration_seconds"] < 3.0
     want = volts * written_integral(written, rec["started_at"], rec["ended_at"])
-    assert abs(rec["energy_joules"] - want) <= rec["energy_uncertainty_joules"] <= 0.1 * want
+    # contained; on a power swinging ±40 % ten times a second the sensor's 7 ms update interval
+    # alone allows L x the total variation (~0.9 J a second here): the bound is honest, not tight
+    assert abs(rec["energy_joules"] - want) <= rec["energy_uncertainty_joules"] <= 0.25 * want
     assert set(rec["energy_by_rail"]) == {"VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"}
     assert rec["avg_power_watts"] == pytest.approx(rec["energy_joules"] / rec["duration_seconds"])
     assert rec["peak_temperature_celsius"] > 20 and rec["cpu_seconds"] >= 0.8  # it spun for a second

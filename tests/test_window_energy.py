@@ -4,12 +4,30 @@ is sampled), for a sensor that reports late, and stay useful."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
+from edgemeter.exporter.integrator import Integrator
+from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.runner.energy_bound import complete_by, prompt_bound
 from edgemeter.runner.window_energy import RailSamples, bound, energy, too_short
+
+from helpers import Clock
+
+
+class Source:
+    name, max_sample_hz = "ina3221", None
+
+    def __init__(self) -> None:
+        self.watts = 2.0
+
+    def read_power(self, rlog: object) -> list[PowerReading]:
+        return [PowerReading("VDD_IN", "ina3221", self.watts)]
+
+    def sensor_interval(self) -> float | None:
+        return 0.0011
 
 
 def rail(t: list[float], w: list[float], period: float, interval: float | None = None) -> RailSamples:
@@ -103,6 +121,63 @@ def test_prompt_bound_sums_the_parts_and_waits_for_the_samples_after_the_end() -
     # samples that do not reach back to the start: no bound rather than a wrong one
     late = {"A": RailSamples("A", "ina3221", 0.1, None, 1.5, t, [4.0] * 40)}
     assert prompt_bound(late, "A", {"A": 8.0}, (1.0, 3.0), (0.99, 3.02)) is None
-    # the end at 3.85 s: the reading standing for it comes one lag later, within a period
-    assert complete_by(samples, "A+B", 3.85) == pytest.approx(3.85 + 0.1 + 0.1)
-    assert complete_by(samples, "A+B", 3.0) is None
+    # a sensor 0.1 s late, the end at 3.85 s: the reading standing for it comes one lag later,
+    # within a period; one that keeps up needs only the sample after the end (it is there)
+    lagging = {"A": rail(t, [4.0] * 40, 0.1, 0.1)}
+    assert complete_by(lagging, "A", 3.85) == pytest.approx(3.85 + 0.1 + 0.1)
+    assert complete_by(lagging, "A", 3.0) is None and complete_by(samples, "A+B", 3.85) is None
+
+
+def test_a_sensor_that_holds_each_reading_up_to_its_interval_stays_inside_the_bound() -> None:
+    """Each reading late by a different amount (a sensor updating every 0.25 s, read at 10 Hz):
+    a load whose rises come just after an update and falls just before one is seen late at
+    every rise and early at no fall, so the error grows with every change, and so must the bound."""
+    update, period = 0.25, 0.1
+    rises = [k * 1.0 + 0.01 for k in range(30)]  # just after the updates at whole seconds
+    falls = [k * 1.0 + 0.49 for k in range(30)]  # just before the updates at half seconds
+
+    def power(x: float) -> float:
+        return 12.0 if any(r <= x < f for r, f in zip(rises, falls, strict=True)) else 2.0
+
+    def shown(x: float) -> float:  # the sensor's value: the power at its latest update
+        return power(math.floor(x / update) * update)
+
+    t = [k * period for k in range(300)]
+    w = [shown(x) for x in t]
+    got = rail(t, w, period, update)
+    for a, b in ((1.2, 3.2), (1.2, 11.2), (1.2, 29.2)):
+        exact = sum(
+            10.0 * max(min(f, b) - max(r, a), 0.0) for r, f in zip(rises, falls, strict=True)
+        ) + 2.0 * (b - a)
+        error = abs(energy(t, w, a, b) - exact)
+        assert error <= bound(got, a, b), (b - a, error, bound(got, a, b))
+
+
+def test_counters_read_inside_a_gap_with_a_step_stay_inside_the_bound() -> None:
+    """The exporter's counter carries the latest reading forward to the read: a read 9 ms into
+    a 10 ms gap in which the power stepped from 2 to 12 W counts the step late."""
+    clock, source = Clock(), Source()
+    integrator = Integrator([source], 100.0, clock=clock)
+    period, start, end = 0.01, 100.0 + 0.25 + 0.009, 100.0 + 0.6
+    power = lambda x: 12.0 if x >= 100.0 + 0.2505 else 2.0  # noqa: E731 - a step inside the gap
+    reads = {}
+    for k in range(80):
+        now = 100.0 + k * period
+        for at_ in (start, end):
+            if now - period < at_ <= now and at_ not in reads:  # a read between two samples
+                clock.now = at_
+                reads[at_] = integrator.energy("ina3221")[0][1]
+        clock.now = now
+        source.watts = power(now)
+        integrator.sample(source)
+    counted = reads[end] - reads[start]
+    exact = 12.0 * (end - start)
+    [hist] = integrator.history(0, 1e9)
+    samples = {
+        "VDD_IN": RailSamples(
+            "VDD_IN", "ina3221", period, 0.0011, hist.rails[0].oldest, hist.rails[0].t, hist.rails[0].watts
+        )
+    }
+    unc, _ = prompt_bound(samples, "VDD_IN", {"VDD_IN": counted}, (start, end), (start, end))
+    assert abs(counted - exact) > 0.02  # the step counted late: what the bound must cover
+    assert abs(counted - exact) <= unc
