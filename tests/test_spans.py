@@ -248,3 +248,77 @@ def test_spans_python_api_import_stays_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+COUNT_SIGINTS = (
+    "import signal, sys, time\n"
+    "seen = []\n"
+    "signal.signal(signal.SIGINT, lambda s, f: seen.append(s))\n"
+    "print('ready', flush=True)\n"
+    "end = time.time() + 1.0\n"
+    "while time.time() < end: time.sleep(0.01)\n"
+    "sys.exit(10 + len(seen))\n"
+)
+
+
+def _wrapped_in_own_group(results: Path, *command: str) -> subprocess.Popen:
+    """``runner wrap`` in a process group of its own, as a terminal's foreground job is."""
+    return subprocess.Popen(
+        runner_cmd("wrap", "--results", str(results), "--no-push", "--", *command),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def test_a_terminals_ctrl_c_reaches_the_command_once(tmp_path) -> None:
+    proc = _wrapped_in_own_group(tmp_path, sys.executable, "-c", COUNT_SIGINTS)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 11, err  # one SIGINT seen, not two
+
+
+def test_a_command_killed_by_a_signal_exits_as_a_shell_says_every_time(tmp_path) -> None:
+    for _ in range(15):  # the status once raced with the forwarding handler: see it never lost
+        proc = _wrapped_in_own_group(tmp_path, "sleep", "30")  # dies at once on the group's SIGTERM
+        try:
+            deadline = time.monotonic() + 10
+            while not _has_child(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGTERM)  # the command and runner wrap both get it
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 128 + signal.SIGTERM, err
+    assert [r["exit_status"] for r in read_jsonl(tmp_path / "wrap.jsonl")] == [143] * 15
+
+
+def _has_child(pid: int) -> bool:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return children.exists() and bool(children.read_text().split())
+
+
+def test_forwarding_a_signal_never_reaps_the_command() -> None:
+    """The race, made certain: a command that has just died (a zombie) when the signal comes.
+    Forwarding must leave it for wrap's own wait4, which gives its status."""
+    from edgemeter.runner import wrap
+
+    proc = subprocess.Popen(["sh", "-c", "exit 5"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/stat").read_text().split(") ")[1][0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    forward = wrap._Forward(proc.pid)
+    try:
+        forward(signal.SIGTERM, None)
+    finally:
+        forward.restore()
+    _, status, _ = os.wait4(proc.pid, 0)  # raises ChildProcessError if the handler reaped it
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 5
