@@ -24,6 +24,7 @@ from edgemeter.runner.exporter_client import ExporterClient, ExporterError, metr
 from edgemeter.runner.span_energy import SpanEnergyError, check_reach, choose_rail, history, measure
 from edgemeter.runner.span_files import Span, SpanFileError, read_spans
 
+HISTORY_TIMEOUT = 30.0  # seconds: ten minutes of 200 Hz samples of several rails is megabytes of JSON
 COLUMNS = (
     "name",
     "start_time",
@@ -129,7 +130,7 @@ def main(argv: Sequence[str], parser_class: type[argparse.ArgumentParser]) -> in
         out = check_out(Path(args.out), args.force, "--out")
         total_out = check_out(Path(args.totals), args.force, "--totals") if args.totals else None
         spans = read_spans(Path(args.file), args.offset)
-        measured = rows(ExporterClient(metrics_url(args.exporter_url)), spans, args.rail)
+        measured = rows(ExporterClient(metrics_url(args.exporter_url), HISTORY_TIMEOUT), spans, args.rail)
         fields = [*COLUMNS, *_carried(spans)]
         write_csv(out, fields, measured, "--out")
         if total_out is not None:
