@@ -48,6 +48,24 @@ class SensorFile:
         os.close(self.fd)
 
 
+class PowerSource:
+    """A power source the integrator samples, one VDD_IN rail at ``watts`` (set by the test),
+    from a sensor stating ``interval`` as its update interval."""
+
+    name, max_sample_hz = "ina3221", None
+
+    def __init__(self, watts: float, interval: float | None) -> None:
+        self.watts, self.interval = watts, interval
+
+    def read_power(self, rlog: object) -> list:
+        from edgemeter.exporter.sensors.power import PowerReading
+
+        return [PowerReading("VDD_IN", "ina3221", self.watts)]
+
+    def sensor_interval(self) -> float | None:
+        return self.interval
+
+
 def held_integral(amps: Callable[[float], float], step: float, t0: float, t1: float) -> float:
     """The exact integral (A s) over [t0, t1] of ``amps`` as ``driven`` writes it: held for each step."""
     total = 0.0

@@ -16,12 +16,11 @@ import pytest
 
 from edgemeter.exporter.history import Ring, memory_bytes, ring_size
 from edgemeter.exporter.integrator import Integrator
-from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.runner.exporter_client import ExporterClient
 from edgemeter.runner.window_energy import energy
 
 from boardtrees import BOARDS
-from helpers import Clock, driven, exporter_on, written_integral
+from helpers import Clock, PowerSource, driven, exporter_on, written_integral
 
 
 def test_a_ring_keeps_the_latest_samples_and_their_neighbours_at_a_windows_edges() -> None:
@@ -47,21 +46,8 @@ def test_the_history_covers_its_seconds_at_the_rate_and_its_memory_is_stated() -
     assert memory_bytes(600, 10, 3) == 6_002 * 16 * 3
 
 
-class Source:
-    name, max_sample_hz = "ina3221", None
-
-    def __init__(self) -> None:
-        self.watts = 5.0
-
-    def read_power(self, rlog: object) -> list[PowerReading]:
-        return [PowerReading("VDD_IN", "ina3221", self.watts)]
-
-    def sensor_interval(self) -> float | None:
-        return 0.007
-
-
 def test_the_integrator_keeps_every_sample_of_the_last_history_seconds() -> None:
-    clock, source = Clock(), Source()
+    clock, source = Clock(), PowerSource(5.0, 0.007)
     integrator = Integrator([source], 10.0, clock=clock, history_seconds=2.0)
     for k in range(50):
         source.watts = float(k)

@@ -10,24 +10,10 @@ import random
 import pytest
 
 from edgemeter.exporter.integrator import Integrator
-from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.runner.energy_bound import complete_by, prompt_bound
 from edgemeter.runner.window_energy import RailSamples, bound, energy, too_short
 
-from helpers import Clock
-
-
-class Source:
-    name, max_sample_hz = "ina3221", None
-
-    def __init__(self) -> None:
-        self.watts = 2.0
-
-    def read_power(self, rlog: object) -> list[PowerReading]:
-        return [PowerReading("VDD_IN", "ina3221", self.watts)]
-
-    def sensor_interval(self) -> float | None:
-        return 0.0011
+from helpers import Clock, PowerSource
 
 
 def rail(t: list[float], w: list[float], period: float, interval: float | None = None) -> RailSamples:
@@ -156,7 +142,7 @@ def test_a_sensor_that_holds_each_reading_up_to_its_interval_stays_inside_the_bo
 def test_counters_read_inside_a_gap_with_a_step_stay_inside_the_bound() -> None:
     """The exporter's counter carries the latest reading forward to the read: a read 9 ms into
     a 10 ms gap in which the power stepped from 2 to 12 W counts the step late."""
-    clock, source = Clock(), Source()
+    clock, source = Clock(), PowerSource(2.0, 0.0011)
     integrator = Integrator([source], 100.0, clock=clock)
     period, start, end = 0.01, 100.0 + 0.25 + 0.009, 100.0 + 0.6
     power = lambda x: 12.0 if x >= 100.0 + 0.2505 else 2.0  # noqa: E731 - a step inside the gap
