@@ -18,7 +18,7 @@ from edgemeter.runner import phases
 from edgemeter.runner.analysis import stats
 from edgemeter.runner.backends.base import Backend, BackendError, EngineMisuse, EngineStats, Piece
 from edgemeter.runner.cooldown import Cooldown
-from edgemeter.runner.energy_bound import MAX_WAIT, complete_by, prompt_bound
+from edgemeter.runner.energy_bound import prompt_bound
 from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, window
 from edgemeter.runner.progress import Progress
 from edgemeter.runner.prompts import Prompt
@@ -27,6 +27,7 @@ from edgemeter.runner.push import Pusher
 from edgemeter.runner.record import Clock, PromptRecord, Timing, measure
 from edgemeter.runner.results import ResultsWriter
 from edgemeter.runner.score import score
+from edgemeter.runner.span_energy import history
 from edgemeter.runner.throttle_watch import ThrottleWatch, any_flag
 
 WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
@@ -213,19 +214,16 @@ class Session:
         (with one warning) where the exporter keeps none."""
         if self.exporter is None or rec.ended_at is None:
             return
-        try:
-            samples = self.exporter.samples(rec.started_at - 1.0, rec.ended_at + MAX_WAIT)
-            due = complete_by(samples, rail, rec.ended_at)
-            if due is not None:  # the readings that stand for the last moments are still to come
-                self.stop.wait(max(due + 0.02 - self.clock.now(), 0.0))
-                samples = self.exporter.samples(rec.started_at - 1.0, rec.ended_at + MAX_WAIT)
+        try:  # waits (at most a few tenths of a second) for the readings standing for the end
+            samples = history(self.exporter, [(rec.started_at, rec.ended_at)], sleep=self.stop.wait)
         except ExporterError as exc:
             self._why_no_energy_bound(str(exc))
             return
         got = prompt_bound(samples, rail, rec.energy_by_rail, (rec.started_at, rec.ended_at), reads)
         if got is None:
             self._why_no_energy_bound(
-                f"the exporter's samples of {rail} do not reach back to the prompt's start"
+                f"the exporter's samples of {rail} do not cover the prompt (a history that does not "
+                "reach back to its start, or a sensor that fell silent)"
             )
             return
         rec.energy_uncertainty_joules, rec.energy_too_short = got
