@@ -191,7 +191,6 @@ def record(
         "cpu_user_seconds": usage.ru_utime if usage else None,
         "cpu_system_seconds": usage.ru_stime if usage else None,
         "cpu_seconds": usage.ru_utime + usage.ru_stime if usage else None,
-        "max_rss_bytes": usage.ru_maxrss * 1024 if usage else None,  # Linux gives kB
         "energy_note": "; ".join(notes) or None,
     }
 
@@ -220,10 +219,9 @@ def summary(rec: dict[str, Any], where: Path) -> str:
     lines.append(
         f"  peak temperature {num(rec['peak_temperature_celsius'], '.1f', '°C')}, throttled {throttled}"
     )
-    rss = rec["max_rss_bytes"] / 1e6 if rec["max_rss_bytes"] else None
     lines.append(
         f"  CPU {num(rec['cpu_seconds'], '.3f', 's')} (user {num(rec['cpu_user_seconds'], '.3f', 's')}, "
-        f"system {num(rec['cpu_system_seconds'], '.3f', 's')}), max RSS {num(rss, '.1f', 'MB')}"
+        f"system {num(rec['cpu_system_seconds'], '.3f', 's')})"
     )
     lines.append(f"  record: {where}")
     return "\n".join(lines)
