@@ -51,6 +51,22 @@ def test_the_polls_own_error_is_what_a_scrape_sees() -> None:
     assert poller.latest("firmware_clock") == 1.2e9
 
 
+def test_serving_a_polls_error_never_keeps_the_scrapes_frames() -> None:
+    """Re-raising the stored error chained every scrape's frames onto its traceback until the
+    next poll: the exporter's memory grew with the scrape rate (30 MB at 500 scrapes a second)."""
+    clock, source = Clock(), Source()
+    poller = Poller([source], timeout=0.3, clock=clock)
+    source.result = NoData("no HailoRT")
+    poller.poll_once(source)
+    for _ in range(50):
+        with pytest.raises(NoData) as raised:
+            poller.latest("firmware_clock")
+    depth, tb = 0, raised.value.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth <= 2  # this call's own frames, not fifty scrapes'
+
+
 def test_start_waits_for_the_first_poll_and_stop_ends_the_threads() -> None:
     source = Source()
     poller = Poller([source], timeout=0.3, period=0.05)
