@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from prometheus_client import ProcessCollector as SelfProcessCollector
 
 from edgemeter.exporter import __version__
 from edgemeter.exporter.boards.detect import Board, detect
@@ -32,6 +31,7 @@ from edgemeter.exporter.history import DEFAULT_HISTORY_SECONDS, MAX_HISTORY_SECO
 from edgemeter.exporter.integrator import Integrator
 from edgemeter.exporter.poller import Poller
 from edgemeter.exporter.registry import Scrapes
+from edgemeter.exporter.self_metrics import SelfProcessCollector
 from edgemeter.exporter.sensors import vcgencmd
 from edgemeter.exporter.sensors.sysfs import DEFAULT_PROCFS, DEFAULT_SYSFS
 from edgemeter.exporter.server import ExporterServer, landing_page
@@ -249,7 +249,7 @@ def assemble(
     for c in polled:
         c.poller = poller
     scrapes = Scrapes(collectors)
-    SelfProcessCollector(namespace="edge_exporter", registry=scrapes.registry)
+    scrapes.registry.register(SelfProcessCollector())
     return Assembly(scrapes, integrator, poller)
 
 
