@@ -27,6 +27,7 @@ from edgemeter.exporter import __version__
 from edgemeter.exporter.connections import REQUEST_DEADLINE, Connections
 from edgemeter.exporter.exposition import CONTENT_TYPE
 from edgemeter.exporter.history import BadQuery
+from edgemeter.exporter.http_request import BadHead, CutHead, http_version, read_headers
 from edgemeter.exporter.registry import Scrapes, UnknownCollector
 from edgemeter.exporter.webconfig import WebConfig
 
@@ -156,6 +157,43 @@ class MetricsHandler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except (ssl.SSLError, ConnectionError, TimeoutError, ValueError):
             self.close_connection = True
+
+    def parse_request(self) -> bool:
+        """The request line and header fields (exporter/http_request.py); False, with the error
+        already answered, for a request this server does not take."""
+        self.command = None
+        self.request_version = "HTTP/1.0"  # what an error answer before the version is known speaks
+        self.close_connection = True
+        self.requestline = line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if not words:
+            return False
+        if len(words) != 3:
+            self.send_error(400, f"Bad request syntax ({line[:80]!r})")
+            return False
+        command, path, version = words
+        number = http_version(version)
+        if number is None:
+            self.send_error(400, f"Bad request version ({version[:20]!r})")
+            return False
+        if number >= (2, 0):
+            self.send_error(505, f"Invalid HTTP version ({version[:20]})")
+            return False
+        self.request_version = version
+        self.command = command
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        try:
+            self.headers = read_headers(self.rfile)  # type: ignore[assignment]
+        except CutHead:
+            return False
+        except BadHead as exc:
+            self.send_error(exc.status, str(exc))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        self.close_connection = connection == "close" or (number < (1, 1) and connection != "keep-alive")
+        if (self.headers.get("Expect") or "").lower() == "100-continue" and number >= (1, 1):
+            return self.handle_expect_100()
+        return True
 
     def _drain_body(self) -> bool:
         """Read and drop a request's body so the next request starts where it should; False (the

@@ -181,6 +181,52 @@ def test_a_request_body_is_drained_before_the_next_request(exporter) -> None:
     assert statuses == [200, 200]
 
 
+# --- request heads (exporter/http_request.py) ------------------------------------------------
+
+
+def head_status(port: int, head: bytes) -> int | None:
+    """The status our server answers to a raw request head, or None when it answers nothing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(head)
+        s.shutdown(socket.SHUT_WR)
+        first = s.makefile("rb").readline()
+    return int(first.split()[1]) if first else None
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200),
+        (b"GET /metrics HTTP/1.0\r\n\r\n", 200),
+        (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+        (b"GET /metrics HTTX/1.1\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.x\r\n\r\n", 400),
+        (b"GET /metrics\r\n\r\n", 400),
+        (b"GET / metrics HTTP/1.1\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+        (b"GET /metrics HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Cut: a", None),  # the head never ends
+    ],
+)
+def test_each_request_head_gets_its_answer(tmp_path, head: bytes, status: int | None) -> None:
+    with in_process(tmp_path, deadline=5.0) as port:
+        assert head_status(port, head) == status
+
+
+def test_header_names_are_case_insensitive_and_the_first_repeat_counts(tmp_path) -> None:
+    with in_process(tmp_path, deadline=5.0) as port, socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(
+            b"GET /metrics HTTP/1.1\r\nhost: x\r\naccept-ENCODING:\tgzip \r\n"
+            b"Accept-Encoding: identity\r\nCONNECTION: close\r\n\r\n"
+        )
+        answered = b"".join(iter(lambda: s.recv(65536), b""))  # "close": the server ends it
+    head = answered.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"content-encoding: gzip" in head  # and the join above ended: "close" was honoured
+
+
 # --- basic auth --------------------------------------------------------------------------------
 
 
