@@ -7,7 +7,8 @@ vcgencmd stand-in that forks like the real one), the exporter runs for --seconds
 with no power collector over the same time is the sampler's cost. Prints CPU seconds per hour
 and percent of one core; target < 1 % of one core at 10 Hz, and at 100 Hz on the Orin tree with
 1 Hz scrapes (``--scrape-hz 1``: every case, the idle one too, is then scraped over one kept-alive
-connection, and the whole exporter's CPU is printed beside the sampler's share).
+connection, and the whole exporter's CPU is printed beside the sampler's share). The INA3221
+cases run twice: as shipped (the C sampler, where it is built) and with ``--python-sampler``.
 
 usage: .venv/bin/python benchmarks/sampler.py [--seconds 20] [--sample-hz 10] [--scrape-hz 0] [--json FILE]
 """
@@ -31,12 +32,15 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from boardtrees import BOARDS, write_tree  # noqa: E402 - the same fixture trees the tests use
 
-CASES = {
-    "idle (no power collector)": ("jetson_orin", "meminfo"),
-    "ina3221 hwmon (Orin, 3 rails)": ("jetson_orin", "ina3221"),
-    "ina3221 iio (Nano, 3 rails)": ("jetson_nano", "ina3221"),
-    "pmic (Pi 5, vcgencmd, 2 Hz cap)": ("pi5", "pmic"),
-    "hwmon power (Pi 5 + INA219 HAT)": ("pi5-ina219", "hwmon"),
+PYTHON = ("--python-sampler",)  # the same rails read from Python instead of the C sampler
+CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "idle (no power collector)": ("jetson_orin", "meminfo", ()),
+    "ina3221 hwmon (Orin, 3 rails)": ("jetson_orin", "ina3221", ()),
+    "ina3221 hwmon (Orin), Python": ("jetson_orin", "ina3221", PYTHON),
+    "ina3221 iio (Nano, 3 rails)": ("jetson_nano", "ina3221", ()),
+    "ina3221 iio (Nano), Python": ("jetson_nano", "ina3221", PYTHON),
+    "pmic (Pi 5, vcgencmd, 2 Hz cap)": ("pi5", "pmic", ()),
+    "hwmon power (Pi 5 + INA219 HAT)": ("pi5-ina219", "hwmon", ()),
 }
 INA219 = {
     "class/hwmon/hwmon9/name": "ina219\n",
@@ -68,10 +72,12 @@ def scraping(port: int, hz: float, stop: threading.Event) -> None:
     conn.close()
 
 
-def measure(tree, collector: str, seconds: float, hz: float, scrape_hz: float = 0.0) -> float:
+def measure(
+    tree, collector: str, seconds: float, hz: float, scrape_hz: float = 0.0, flags: tuple[str, ...] = ()
+) -> float:
     port = free_port()
     roots = ["--sysfs", str(tree.sysfs), "--procfs", str(tree.procfs)]
-    only = ["--collector.disable-defaults", f"--collector.{collector}", "--sample-hz", str(hz)]
+    only = ["--collector.disable-defaults", f"--collector.{collector}", "--sample-hz", str(hz), *flags]
     cmd = [
         sys.executable,
         "-m",
@@ -121,13 +127,13 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         idle = None
-        for label, (board, collector) in CASES.items():
+        for label, (board, collector, flags) in CASES.items():
             if args.only and args.only not in label and not label.startswith("idle"):
                 continue
             tree = BOARDS[board.split("-")[0]](Path(tmp) / f"{board}-{collector}")
             if board.endswith("ina219"):  # a Pi power HAT: the hwmon ina2xx driver's power1_input
                 write_tree(tree.sysfs, INA219)
-            used = measure(tree, collector, args.seconds, args.sample_hz, args.scrape_hz)
+            used = measure(tree, collector, args.seconds, args.sample_hz, args.scrape_hz, flags)
             if idle is None:
                 idle = used
                 net = used
@@ -147,7 +153,9 @@ def main() -> int:
             f"{label:34}{r['cpu_s_per_hour']:>12.1f}{r['percent_of_core']:>13.3f}"
             f"{r['exporter_percent_of_core']:>12.3f}"
         )
-    worst = max(r["percent_of_core"] for k, r in results.items() if not k.startswith("idle"))
+    # the target is the exporter as shipped: the Python cases are there to compare
+    shipped = [r for k, r in results.items() if not k.startswith("idle") and "Python" not in k]
+    worst = max((r["percent_of_core"] for r in shipped), default=0.0)
     print(f"target: < {TARGET_PERCENT:g} % of one core -> {'met' if worst < TARGET_PERCENT else 'MISSED'}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -10,7 +10,10 @@ served before: a counter that went backwards would read as a reset to ``increase
 
 Each source has its own thread so that a slow one (the PMIC forks ``vcgencmd``, which may take
 up to its timeout) never delays another's readings: on a Pi 5 with an INA219 HAT, the HAT's
-10 Hz grid holds while vcgencmd runs.
+10 Hz grid holds while vcgencmd runs. A source that is a fixed set of value files (the
+INA3221's) is read by a C thread instead (exporter/native_sampling.py) when the extension is
+built: its thread here then only drains those samples and integrates them, a few times a second
+and whenever a scrape or ``/samples`` needs the newest.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
+from edgemeter.exporter import native_sampling
 from edgemeter.exporter.history import DEFAULT_HISTORY_SECONDS, RailHistory, Ring, SourceHistory, ring_size
+from edgemeter.exporter.native_sampling import FilePlan, NativeRun
 from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
@@ -42,6 +47,12 @@ class PowerSource(Protocol):
     def read_power(self, rlog: ReadLog) -> list[PowerReading]: ...
 
     def sensor_interval(self) -> float | None: ...
+
+
+class FileSource(PowerSource, Protocol):
+    """A source the C sampler can read: its rails are a fixed set of value files."""
+
+    def file_plan(self, rlog: ReadLog) -> FilePlan: ...
 
 
 MAX_WATTS = 10_000.0  # no board this exporter runs on draws more: a reading above is a glitch
@@ -75,6 +86,9 @@ class SourceStats:
 
 FIRST_SAMPLE_WAIT = 1.0  # seconds start() waits for each source's first sample
 IDLE_RETRY = 30.0  # seconds between reads of a source that has nothing to integrate (yet)
+REPLAN = 30.0  # seconds between a C-sampled source's searches for its files (as its own RESCAN)
+NATIVE_BACKOFF = 1.0  # seconds sampled from Python after the C sampler saw a file fail
+SHORT_SLEEP = 0.05  # waits up to this sleep (cheaper than an Event's wait); a stop waits that long
 
 
 class Integrator:
@@ -86,17 +100,21 @@ class Integrator:
         hz: float,
         clock: Callable[[], float] = time.monotonic,
         history_seconds: float = DEFAULT_HISTORY_SECONDS,
+        native: bool = True,
     ) -> None:
         self.sources = list(sources)
         self.hz = hz
         self.history_seconds = history_seconds
         self.clock = clock
+        self.native = native  # the C sampler where it is built and a source allows (--python-sampler: no)
         self._periods = {s.name: 1.0 / min(hz, s.max_sample_hz or hz) for s in self.sources}
         self.stats = {s.name: SourceStats() for s in self.sources}
         self._rails: dict[str, dict[Key, _Rail]] = {s.name: {} for s in self.sources}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._native: dict[str, NativeRun] = {}  # the sources the C sampler reads now
+        self.natively = {s.name: False for s in self.sources}
 
     def period(self, source: str) -> float:
         return self._periods[source]
@@ -143,32 +161,112 @@ class Integrator:
             log.info("power sampler: %s at %g Hz: %s", source.name, hz, ", ".join(found))
         if readings:
             stats.latest = (now, readings)
-        gap = self.max_gap(source.name)
         with self._lock:
-            rails = self._rails[source.name]
             for r in readings:
-                if not r.integrate or r.watts is None:
-                    continue
-                rail = rails.get(r.key)
-                if rail is None:
-                    ring = Ring(ring_size(self.history_seconds, self._periods[source.name]))
-                    ring.append(now, r.watts)
-                    rails[r.key] = _Rail(r.labels, now, r.watts, ring)
-                    continue
-                rail.ring.append(now, r.watts)
-                dt = now - rail.t
-                if 0 < dt <= gap:
-                    rail.joules += (rail.watts + r.watts) / 2 * dt
-                elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
-                    rail.joules += rail.watts * gap
-                rail.t, rail.watts = now, r.watts
+                if r.integrate and r.watts is not None:
+                    self._integrate(source.name, r.key, r.labels, now, r.watts)
+
+    def _integrate(self, source: str, key: Key, labels: dict[str, str], now: float, watts: float) -> None:
+        """One rail's reading into its ring and its counter (the lock held)."""
+        rails = self._rails[source]
+        rail = rails.get(key)
+        if rail is None:
+            ring = Ring(ring_size(self.history_seconds, self._periods[source]))
+            ring.append(now, watts)
+            rails[key] = _Rail(labels, now, watts, ring)
+            return
+        rail.ring.append(now, watts)
+        dt = now - rail.t
+        if 0 < dt <= (gap := self.max_gap(source)):
+            rail.joules += (rail.watts + watts) / 2 * dt
+        elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
+            rail.joules += rail.watts * gap
+        rail.t, rail.watts = now, watts
+
+    def _drain(self, source: str) -> bool:
+        """Integrate what the C sampler read since the last drain (the lock held); False once a
+        file has failed to read (whichever drain saw it), so that the source is searched again."""
+        run = self._native.get(source)
+        if run is None:
+            return True
+        drained, dropped = run.drain()
+        stats = self.stats[source]
+        stats.errors += dropped
+        for sample in drained:
+            stats.samples += 1
+            if sample.failed:
+                stats.errors += sample.failed
+                run.failed = True
+            for rail, watts in sample.watts:
+                if physical(watts):
+                    self._integrate(source, rail.key, rail.labels, sample.time, watts)
+                else:  # as from Python: a glitch is never integrated
+                    stats.errors += 1
+        return not run.failed
+
+    def _native_ok(self, source: PowerSource) -> bool:
+        """Whether the C sampler may read ``source``: built, a source of files, the real clock
+        (not a test's), and a grid fast enough to gain from it."""
+        return (
+            self.native
+            and native_sampling.available()
+            and hasattr(source, "file_plan")
+            and self.clock is time.monotonic
+            and self._periods[source.name] <= native_sampling.MAX_PERIOD
+        )
+
+    def _sample_natively(self, source: FileSource) -> bool | None:
+        """Have the C sampler read ``source`` until a file fails (False), or its files were found
+        changed or the sampler stops (True); None when there is nothing for it to read now (no
+        sensor, a file gone between the search and the open): Python samples and says why."""
+        period = self._periods[source.name]
+        plan_of = source.file_plan
+        stats = self.stats[source.name]
+        try:
+            plan = plan_of(ReadLog())
+            run = NativeRun(plan, period) if plan.rails else None
+        except Exception as exc:
+            log.debug("power sampler: %s: not sampled in C: %s", source.name, exc)
+            return None
+        if run is None:
+            return None
+        if not stats.announced:
+            stats.announced = stats.integrable = True
+            rails = ", ".join(sorted(r.labels["rail"] for r in plan.rails))
+            log.info("power sampler: %s at %g Hz, read in C: %s", source.name, 1 / period, rails)
+        with self._lock:
+            self._native[source.name] = run
+        self.natively[source.name] = True
+        replan = self.clock() + REPLAN
+        first = min(native_sampling.DRAIN_PERIOD, 2 * period)  # start() waits for a first sample
+        try:
+            while not self._stop.wait(first):
+                first = native_sampling.DRAIN_PERIOD
+                with self._lock:
+                    if not self._drain(source.name):
+                        return False
+                if self.clock() >= replan:
+                    replan = self.clock() + REPLAN
+                    try:
+                        if plan_of(ReadLog()) != plan:  # a rail relabelled, added or gone: restart
+                            return True
+                    except Exception:
+                        return False
+            return True
+        finally:
+            run.stop()
+            with self._lock:
+                self._drain(source.name)
+                del self._native[source.name]
+            self.natively[source.name] = False
 
     def energy(self, source: str) -> list[tuple[dict[str, str], float]]:
         """(labels, joules up to now) for each rail of ``source``; never below a value served before."""
-        now = self.clock()
         gap = self.max_gap(source)
         out = []
         with self._lock:
+            self._drain(source)
+            now = self.clock()
             for rail in self._rails.get(source, {}).values():
                 carried = rail.joules + rail.watts * min(max(now - rail.t, 0.0), gap)
                 rail.served = max(rail.served, carried)
@@ -184,6 +282,7 @@ class Integrator:
             if collectors and s.name not in collectors:
                 continue
             with self._lock:
+                self._drain(s.name)
                 rails = [
                     RailHistory(rail.labels, rail.ring.oldest(), *rail.ring.window(since, until))
                     for rail in self._rails[s.name].values()
@@ -194,13 +293,26 @@ class Integrator:
     def run(self, source: PowerSource) -> None:
         """Sample one source on its grid until stopped; sleeps between, never busy-waits."""
         stats = self.stats[source.name]
-        stats.next_due = self.clock()
+        stats.next_due = native_after = self.clock()
+        native = self._native_ok(source)
         while not self._stop.is_set():
+            if native and self.clock() >= native_after:
+                ended = self._sample_natively(cast(FileSource, source))
+                if ended is not None:
+                    if not ended:  # a file failed: a second of Python samples says what and why
+                        native_after = self.clock() + NATIVE_BACKOFF
+                    stats.next_due = self.clock()
+                    continue
+                native_after = self.clock() + IDLE_RETRY  # nothing to read in C yet
             self.sample(source)
             period = self._periods[source.name] if stats.integrable else IDLE_RETRY
             # keep the grid; after a stall skip missed slots instead of bursting
             stats.next_due = max(stats.next_due + period, self.clock())
-            self._stop.wait(max(stats.next_due - self.clock(), 0.0))
+            delay = stats.next_due - self.clock()
+            if delay <= SHORT_SLEEP:
+                time.sleep(max(delay, 0.0))
+            else:
+                self._stop.wait(delay)
 
     @property
     def running(self) -> bool:
