@@ -130,7 +130,7 @@ def main() -> int:
         for label, (board, collector, flags) in CASES.items():
             if args.only and args.only not in label and not label.startswith("idle"):
                 continue
-            tree = BOARDS[board.split("-")[0]](Path(tmp) / f"{board}-{collector}")
+            tree = BOARDS[board.split("-")[0]](Path(tmp) / f"{board}-{collector}-{len(results)}")
             if board.endswith("ina219"):  # a Pi power HAT: the hwmon ina2xx driver's power1_input
                 write_tree(tree.sysfs, INA219)
             used = measure(tree, collector, args.seconds, args.sample_hz, args.scrape_hz, flags)

@@ -164,24 +164,35 @@ class Integrator:
         with self._lock:
             for r in readings:
                 if r.integrate and r.watts is not None:
-                    self._integrate(source.name, r.key, r.labels, now, r.watts)
+                    self._integrate(source.name, r.key, r.labels, (now,), (r.watts,))
 
-    def _integrate(self, source: str, key: Key, labels: dict[str, str], now: float, watts: float) -> None:
-        """One rail's reading into its ring and its counter (the lock held)."""
-        rails = self._rails[source]
-        rail = rails.get(key)
-        if rail is None:
-            ring = Ring(ring_size(self.history_seconds, self._periods[source]))
-            ring.append(now, watts)
-            rails[key] = _Rail(labels, now, watts, ring)
-            return
-        rail.ring.append(now, watts)
-        dt = now - rail.t
-        if 0 < dt <= (gap := self.max_gap(source)):
-            rail.joules += (rail.watts + watts) / 2 * dt
-        elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
-            rail.joules += rail.watts * gap
-        rail.t, rail.watts = now, watts
+    def _integrate(
+        self,
+        source: str,
+        key: Key,
+        labels: dict[str, str],
+        times: Sequence[float],
+        watts: Sequence[float | None],
+    ) -> None:
+        """A rail's readings, oldest first, into its ring and its counter (the lock held); None
+        stands for a reading that failed."""
+        rail = self._rails[source].get(key)
+        gap = self.max_gap(source)
+        for now, w in zip(times, watts, strict=True):
+            if w is None:
+                continue
+            if rail is None:
+                ring = Ring(ring_size(self.history_seconds, self._periods[source]))
+                ring.append(now, w)
+                rail = self._rails[source][key] = _Rail(labels, now, w, ring)
+                continue
+            rail.ring.append(now, w)
+            dt = now - rail.t
+            if 0 < dt <= gap:
+                rail.joules += (rail.watts + w) / 2 * dt
+            elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
+                rail.joules += rail.watts * gap
+            rail.t, rail.watts = now, w
 
     def _drain(self, source: str) -> bool:
         """Integrate what the C sampler read since the last drain (the lock held); False once a
@@ -189,19 +200,12 @@ class Integrator:
         run = self._native.get(source)
         if run is None:
             return True
-        drained, dropped = run.drain()
+        batch = run.drain()
         stats = self.stats[source]
-        stats.errors += dropped
-        for sample in drained:
-            stats.samples += 1
-            if sample.failed:
-                stats.errors += sample.failed
-                run.failed = True
-            for rail, watts in sample.watts:
-                if physical(watts):
-                    self._integrate(source, rail.key, rail.labels, sample.time, watts)
-                else:  # as from Python: a glitch is never integrated
-                    stats.errors += 1
+        stats.samples += len(batch.times)
+        stats.errors += batch.dropped + batch.failed + batch.unphysical
+        for rail, watts in batch.watts:
+            self._integrate(source, rail.key, rail.labels, batch.times, watts)
         return not run.failed
 
     def _native_ok(self, source: PowerSource) -> bool:
@@ -224,7 +228,7 @@ class Integrator:
         stats = self.stats[source.name]
         try:
             plan = plan_of(ReadLog())
-            run = NativeRun(plan, period) if plan.rails else None
+            run = NativeRun(plan, period, physical) if plan.rails else None
         except Exception as exc:
             log.debug("power sampler: %s: not sampled in C: %s", source.name, exc)
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 try:
@@ -24,7 +24,7 @@ except ImportError:  # built without a C compiler: the integrator samples from P
     Sampler = None
 
 Key = tuple[tuple[str, str], ...]
-DRAIN_PERIOD = 0.5  # seconds between the integrator's drains when nothing else asks
+DRAIN_PERIOD = 1.0  # seconds between the integrator's drains when nothing else asks
 MAX_PERIOD = 0.5  # slower grids gain nothing from C (and a stop waits up to one period)
 BUFFER_SECONDS = 8.0  # samples the C buffer holds between drains; older ones are dropped, counted
 
@@ -42,12 +42,9 @@ class PlannedRail:
     labels: dict[str, str]
     factors: tuple[tuple[int, int], ...]
 
-    def watts(self, values: array, base: int) -> float:
-        (first, divisor), *rest = self.factors
-        w = values[base + first] / divisor
-        for index, div in rest:
-            w *= values[base + index] / div
-        return w
+    @property
+    def mask(self) -> int:
+        return sum(1 << index for index, _ in self.factors)
 
 
 @dataclass(frozen=True)
@@ -59,46 +56,63 @@ class FilePlan:
 
 
 @dataclass
-class DrainedSample:
-    time: float
-    watts: list[tuple[PlannedRail, float]]  # the rails whose files read well
-    failed: int  # value files that did not read or parse
+class Batch:
+    """The samples of one drain: their times, each rail's watts (None where its files failed to
+    read or the reading was unphysical), and what went wrong."""
+
+    times: array
+    watts: list[tuple[PlannedRail, list[float | None]]]
+    failed: int = 0  # value files that did not read or parse, over all samples
+    unphysical: int = 0  # readings no consumption rail can give (physical() below)
+    dropped: int = 0  # samples the full buffer lost
 
 
 class NativeRun:
     """A started C sampler for one plan (opening a file that is not there raises OSError)."""
 
-    def __init__(self, plan: FilePlan, period: float) -> None:
+    def __init__(self, plan: FilePlan, period: float, physical: Callable[[float], bool]) -> None:
         if Sampler is None:
             raise OSError("the C sampler is not built")
         self.plan = plan
+        self._physical = physical
         self._sampler = Sampler(list(plan.paths), period, max(64, math.ceil(BUFFER_SECONDS / period)))
         self._sampler.start()
         self._n = len(plan.paths)
         self.failed = False  # a file failed to read: the integrator searches the source again
 
-    def drain(self) -> tuple[Iterator[DrainedSample], int]:
-        """The samples taken since the last drain, oldest first, and how many were dropped."""
+    def drain(self) -> Batch:
+        """The samples taken since the last drain, oldest first."""
         raw_times, raw_values, raw_failed, dropped = self._sampler.drain()
         times, values, failed = array("d"), array("d"), array("Q")
         times.frombytes(raw_times)
         values.frombytes(raw_values)
         failed.frombytes(raw_failed)
-        return self._samples(times, values, failed), dropped
+        batch = Batch(times, [], dropped=dropped)
+        n, bad = self._n, any(failed)
+        if bad:
+            batch.failed = sum(m.bit_count() for m in failed)
+            self.failed = True
+        for rail in self.plan.rails:
+            watts = self._watts(rail, values, n)
+            if bad:
+                mask = rail.mask
+                watts = [None if m & mask else w for w, m in zip(watts, failed, strict=True)]
+            kept = [w if w is None or self._physical(w) else None for w in watts]
+            batch.unphysical += kept.count(None) - watts.count(None)  # never integrated, as from Python
+            batch.watts.append((rail, kept))
+        return batch
 
-    def _samples(self, times: array, values: array, failed: array) -> Iterator[DrainedSample]:
-        n = self._n
-        for i, t in enumerate(times):
-            mask, base = failed[i], i * n
-            if not mask:
-                yield DrainedSample(t, [(rail, rail.watts(values, base)) for rail in self.plan.rails], 0)
-                continue
-            good = [
-                (rail, rail.watts(values, base))
-                for rail in self.plan.rails
-                if not any(mask >> index & 1 for index, _ in rail.factors)
-            ]
-            yield DrainedSample(t, good, mask.bit_count())
+    @staticmethod
+    def _watts(rail: PlannedRail, values: array, n: int) -> list[float | None]:
+        ends = range(0, len(values), n)
+        if len(rail.factors) == 1:
+            ((i, d),) = rail.factors
+            return [values[k + i] / d for k in ends]
+        (i, di), (j, dj), *more = rail.factors
+        watts: list[float | None] = [values[k + i] / di * (values[k + j] / dj) for k in ends]
+        for index, div in more:
+            watts = [w * (values[k + index] / div) for w, k in zip(watts, ends, strict=True)]  # type: ignore[operator]
+        return watts
 
     def stop(self) -> None:
         self._sampler.stop()

@@ -172,3 +172,23 @@ def test_a_rail_added_later_is_found_at_the_next_search(tmp_path, monkeypatch) -
     finally:
         integrator.stop()
     assert "VDD_SOC" not in before and "VDD_SOC" in after
+
+
+@needs_c
+def test_an_unphysical_reading_from_c_is_counted_and_never_integrated(tmp_path) -> None:
+    collector, chip, volts, amps = orin_rail(tmp_path)
+    integrator = Integrator([collector], 100)
+    integrator.start()
+    try:
+        time.sleep(0.3)
+        t0, e0 = time.monotonic(), vdd_in(integrator)
+        SensorFile(chip / "curr1_input").write(999_999_999)  # 5 MW: a glitch, not a load
+        time.sleep(0.3)
+        SensorFile(chip / "curr1_input").write(round(amps * 1000))
+        time.sleep(0.3)
+        t1, e1 = time.monotonic(), vdd_in(integrator)
+        assert integrator.natively["ina3221"]
+    finally:
+        integrator.stop()
+    assert integrator.stats["ina3221"].errors >= 20
+    assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.02)  # bridged, not spiked
