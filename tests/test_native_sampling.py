@@ -192,3 +192,19 @@ def test_an_unphysical_reading_from_c_is_counted_and_never_integrated(tmp_path) 
         integrator.stop()
     assert integrator.stats["ina3221"].errors >= 20
     assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.02)  # bridged, not spiked
+
+
+def test_without_the_extension_the_rails_are_sampled_from_python(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(native_sampling, "Sampler", None)  # as installed without a C compiler
+    collector, _, volts, amps = orin_rail(tmp_path)
+    integrator = Integrator([collector], 100)
+    integrator.start()
+    try:
+        time.sleep(0.3)
+        t0, e0 = time.monotonic(), vdd_in(integrator)
+        time.sleep(0.5)
+        t1, e1 = time.monotonic(), vdd_in(integrator)
+        assert not integrator.natively["ina3221"]
+    finally:
+        integrator.stop()
+    assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.01)
