@@ -21,6 +21,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +32,16 @@
 
 #define MAX_FILES 64 /* one bit each in a sample's failed mask */
 #define VALUE_SIZE 64
+#define MIN_PERIOD 1e-4 /* 10 kHz: far above any sensor; below, the loop would spin */
+#define MAX_PERIOD 60.0
+#define MAX_CAPACITY 1000000 /* samples: keeps capacity x 64 files x 8 bytes within a 32-bit size */
 
 typedef struct {
     PyObject_HEAD
     int nfiles; /* files open now (0 once stopped) */
     int width;  /* values per sample, for the buffer's whole life */
     int fds[MAX_FILES];
-    long period_ns;
+    int64_t period_ns;
     Py_ssize_t capacity; /* samples */
     double *times;
     double *values; /* capacity x width */
@@ -44,9 +49,10 @@ typedef struct {
     Py_ssize_t head, count; /* oldest sample's slot, samples held */
     long long dropped;
     pthread_mutex_t lock;
+    int lock_ready;
     pthread_t thread;
     int started;
-    volatile int stopping;
+    atomic_int stopping;
 } Sampler;
 
 static int parse_value(const char *buf, ssize_t n, double *out) {
@@ -60,26 +66,29 @@ static int parse_value(const char *buf, ssize_t n, double *out) {
     ssize_t first = i;
     while (i < n && buf[i] >= '0' && buf[i] <= '9' && i - first < 18) whole = whole * 10 + (buf[i++] - '0');
     if (i > first && (i == n || (buf[i] == '\n' && i + 1 == n))) {
-        *out = (double)(negative ? -whole : whole);
+        *out = negative ? -(double)whole : (double)whole; /* "-0" is -0.0, as float() reads it */
         return 0;
+    }
+    /* otherwise what Python's float() takes of a sysfs value: no hex, no NUL inside */
+    for (ssize_t k = 0; k < n; k++) {
+        if (buf[k] == '\0' || buf[k] == 'x' || buf[k] == 'X') return -1;
     }
     memcpy(text, buf, (size_t)n);
     text[n] = '\0';
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || errno == ERANGE || !isfinite(v)) return -1;
+    if (end == text || !isfinite(v)) return -1;
+    if (errno == ERANGE && fabs(v) >= 1.0) return -1; /* overflow; an underflow is the tiny number */
     while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r') end++;
     if (*end != '\0') return -1;
     *out = v;
     return 0;
 }
 
-static void add_ns(struct timespec *t, long ns) {
-    t->tv_nsec += ns;
-    while (t->tv_nsec >= 1000000000L) {
-        t->tv_nsec -= 1000000000L;
-        t->tv_sec += 1;
-    }
+static void add_ns(struct timespec *t, int64_t ns) {
+    int64_t nsec = (int64_t)t->tv_nsec + ns % 1000000000;
+    t->tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
+    t->tv_nsec = (long)(nsec % 1000000000);
 }
 
 static int before(const struct timespec *a, const struct timespec *b) {
@@ -91,11 +100,15 @@ static void *run(void *arg) {
     struct timespec due, now;
     double values[MAX_FILES];
     char buf[VALUE_SIZE];
+    /* signals are the interpreter's main thread's business: none interrupts a read here */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     /* let the kernel fold this wake-up into a nearby one, within a fiftieth of the period: the
      * samples carry the times they were read at, so the integral stays exact */
     prctl(PR_SET_TIMERSLACK, (unsigned long)(s->period_ns / 50), 0, 0, 0);
     clock_gettime(CLOCK_MONOTONIC, &due);
-    while (!s->stopping) {
+    while (!atomic_load(&s->stopping)) {
         uint64_t failed = 0;
         for (int i = 0; i < s->nfiles; i++) {
             ssize_t n = pread(s->fds[i], buf, VALUE_SIZE, 0);
@@ -120,7 +133,7 @@ static void *run(void *arg) {
         /* keep the grid; after a stall skip the missed slots instead of bursting */
         add_ns(&due, s->period_ns);
         if (before(&due, &now)) due = now;
-        while (!s->stopping && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {
+        while (!atomic_load(&s->stopping) && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {
         }
     }
     return NULL;
@@ -136,9 +149,20 @@ static void close_files(Sampler *s) {
 
 static void stop_thread(Sampler *s) {
     if (!s->started) return;
-    s->stopping = 1;
-    Py_BEGIN_ALLOW_THREADS pthread_join(s->thread, NULL);
-    Py_END_ALLOW_THREADS s->started = 0;
+    pthread_t thread = s->thread;
+    s->started = 0; /* before the GIL is let go: a second stop() joins nothing */
+    atomic_store(&s->stopping, 1);
+    Py_BEGIN_ALLOW_THREADS pthread_join(thread, NULL);
+    Py_END_ALLOW_THREADS
+}
+
+static void free_buffers(Sampler *s) {
+    PyMem_RawFree(s->times);
+    PyMem_RawFree(s->values);
+    PyMem_RawFree(s->failed);
+    s->times = NULL;
+    s->values = NULL;
+    s->failed = NULL;
 }
 
 static int Sampler_init(Sampler *s, PyObject *args, PyObject *kwds) {
@@ -147,17 +171,22 @@ static int Sampler_init(Sampler *s, PyObject *args, PyObject *kwds) {
     double period;
     Py_ssize_t capacity;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "Odn", kwlist, &paths, &period, &capacity)) return -1;
-    if (s->times != NULL) {
+    if (s->lock_ready || s->times != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Sampler already initialised");
         return -1;
     }
-    if (!(period > 0) || period > 3600 || capacity < 2) {
-        PyErr_SetString(PyExc_ValueError, "period must be in (0, 3600] s and capacity at least 2");
+    if (!(period >= MIN_PERIOD && period <= MAX_PERIOD) || capacity < 2 || capacity > MAX_CAPACITY) {
+        PyErr_Format(PyExc_ValueError, "period must be in [%g, %g] s and capacity in [2, %d] samples", MIN_PERIOD,
+                     MAX_PERIOD, MAX_CAPACITY);
         return -1;
     }
-    seq = PySequence_Fast(paths, "paths must be a sequence of str");
+    if (PyUnicode_Check(paths) || PyBytes_Check(paths)) {
+        PyErr_SetString(PyExc_TypeError, "paths must be a sequence of paths, not one path");
+        return -1;
+    }
+    seq = PySequence_Tuple(paths); /* a copy: a path's __fspath__ cannot change it under us */
     if (seq == NULL) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     if (n < 1 || n > MAX_FILES) {
         Py_DECREF(seq);
         PyErr_Format(PyExc_ValueError, "between 1 and %d paths", MAX_FILES);
@@ -166,14 +195,14 @@ static int Sampler_init(Sampler *s, PyObject *args, PyObject *kwds) {
     s->nfiles = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *encoded;
-        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(seq, i), &encoded)) {
+        if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(seq, i), &encoded)) {
             close_files(s);
             Py_DECREF(seq);
             return -1;
         }
         int fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, PySequence_Fast_GET_ITEM(seq, i));
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, PyTuple_GET_ITEM(seq, i));
             Py_DECREF(encoded);
             close_files(s);
             Py_DECREF(seq);
@@ -184,27 +213,28 @@ static int Sampler_init(Sampler *s, PyObject *args, PyObject *kwds) {
     }
     Py_DECREF(seq);
     s->width = s->nfiles;
-    s->period_ns = (long)(period * 1e9);
+    s->period_ns = (int64_t)(period * 1e9);
     s->capacity = capacity;
     s->times = PyMem_RawCalloc((size_t)capacity, sizeof(double));
     s->values = PyMem_RawCalloc((size_t)capacity * (size_t)s->width, sizeof(double));
     s->failed = PyMem_RawCalloc((size_t)capacity, sizeof(uint64_t));
-    if (s->times == NULL || s->values == NULL || s->failed == NULL) {
+    if (s->times == NULL || s->values == NULL || s->failed == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+        free_buffers(s);
         close_files(s);
         PyErr_NoMemory();
         return -1;
     }
-    pthread_mutex_init(&s->lock, NULL);
+    s->lock_ready = 1;
     return 0;
 }
 
 static PyObject *Sampler_start(Sampler *s, PyObject *unused) {
-    if (s->times == NULL || s->nfiles == 0) {
-        PyErr_SetString(PyExc_RuntimeError, "Sampler closed or not initialised");
+    if (!s->lock_ready || s->nfiles == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Sampler stopped or not initialised");
         return NULL;
     }
     if (!s->started) {
-        s->stopping = 0;
+        atomic_store(&s->stopping, 0);
         int err = pthread_create(&s->thread, NULL, run, s);
         if (err != 0) {
             errno = err;
@@ -216,7 +246,7 @@ static PyObject *Sampler_start(Sampler *s, PyObject *unused) {
 }
 
 static PyObject *Sampler_drain(Sampler *s, PyObject *unused) {
-    if (s->times == NULL) {
+    if (!s->lock_ready) {
         PyErr_SetString(PyExc_RuntimeError, "Sampler not initialised");
         return NULL;
     }
@@ -258,10 +288,8 @@ static PyObject *Sampler_stop(Sampler *s, PyObject *unused) {
 static void Sampler_dealloc(Sampler *s) {
     stop_thread(s);
     close_files(s);
-    if (s->times != NULL) pthread_mutex_destroy(&s->lock);
-    PyMem_RawFree(s->times);
-    PyMem_RawFree(s->values);
-    PyMem_RawFree(s->failed);
+    if (s->lock_ready) pthread_mutex_destroy(&s->lock);
+    free_buffers(s);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 

@@ -87,7 +87,7 @@ class SourceStats:
 FIRST_SAMPLE_WAIT = 1.0  # seconds start() waits for each source's first sample
 IDLE_RETRY = 30.0  # seconds between reads of a source that has nothing to integrate (yet)
 REPLAN = 30.0  # seconds between a C-sampled source's searches for its files (as its own RESCAN)
-NATIVE_BACKOFF = 1.0  # seconds sampled from Python after the C sampler saw a file fail
+NATIVE_BACKOFF = 1.0  # seconds sampled from Python after the C sampler's files went away
 SHORT_SLEEP = 0.05  # waits up to this sleep (cheaper than an Event's wait); a stop waits that long
 
 
@@ -186,27 +186,28 @@ class Integrator:
                 ring.append(now, w)
                 rail = self._rails[source][key] = _Rail(labels, now, w, ring)
                 continue
-            rail.ring.append(now, w)
             dt = now - rail.t
+            if dt < 0:  # never integrate an interval twice (samples come oldest first; a guard)
+                continue
+            rail.ring.append(now, w)
             if 0 < dt <= gap:
                 rail.joules += (rail.watts + w) / 2 * dt
             elif dt > gap:  # silent sensor: count what a scrape would have seen, no more
                 rail.joules += rail.watts * gap
             rail.t, rail.watts = now, w
 
-    def _drain(self, source: str) -> bool:
-        """Integrate what the C sampler read since the last drain (the lock held); False once a
-        file has failed to read (whichever drain saw it), so that the source is searched again."""
+    def _drain(self, source: str) -> None:
+        """Integrate what the C sampler read since the last drain (the lock held). A sample lost
+        to a full buffer counts as taken and failed; its failed files are not known."""
         run = self._native.get(source)
         if run is None:
-            return True
+            return
         batch = run.drain()
         stats = self.stats[source]
-        stats.samples += len(batch.times)
+        stats.samples += len(batch.times) + batch.dropped
         stats.errors += batch.dropped + batch.failed + batch.unphysical
         for rail, watts in batch.watts:
             self._integrate(source, rail.key, rail.labels, batch.times, watts)
-        return not run.failed
 
     def _native_ok(self, source: PowerSource) -> bool:
         """Whether the C sampler may read ``source``: built, a source of files, the real clock
@@ -219,23 +220,36 @@ class Integrator:
             and self._periods[source.name] <= native_sampling.MAX_PERIOD
         )
 
-    def _sample_natively(self, source: FileSource) -> bool | None:
-        """Have the C sampler read ``source`` until a file fails (False), or its files were found
-        changed or the sampler stops (True); None when there is nothing for it to read now (no
-        sensor, a file gone between the search and the open): Python samples and says why."""
-        period = self._periods[source.name]
-        plan_of = source.file_plan
-        stats = self.stats[source.name]
+    def _plan(self, source: FileSource) -> FilePlan | None:
+        """The source's files now (a search), its read errors counted; None when it has none."""
+        rlog = ReadLog()
         try:
-            plan = plan_of(ReadLog())
-            run = NativeRun(plan, period, physical) if plan.rails else None
-        except Exception as exc:
+            plan = source.file_plan(rlog)
+        except Exception as exc:  # NoData (no sensor, a driver gone) or worse: Python says which
             log.debug("power sampler: %s: not sampled in C: %s", source.name, exc)
+            plan = None
+        self.stats[source.name].errors += len(rlog.errors)
+        return plan if plan is not None and plan.rails else None
+
+    def _sample_natively(self, source: FileSource) -> bool | None:
+        """Have the C sampler read ``source`` until its files are found changed (True: start
+        again at once) or gone (False), or the sampler stops (True); None when there is nothing
+        for it to read now (no sensor, a file gone between the search and the open). A file that
+        fails is counted at each sample and the other rails go on; the files are searched for
+        again after each drain that saw a failure, and every REPLAN seconds."""
+        period = self._periods[source.name]
+        stats = self.stats[source.name]
+        plan = self._plan(source)
+        try:
+            run = NativeRun(plan, period, physical) if plan is not None else None
+        except OSError as exc:
+            log.debug("power sampler: %s: not sampled in C: %s", source.name, exc)
+            run = None
+        if run is None or plan is None:
             return None
-        if run is None:
-            return None
+        stats.integrable, stats.no_data = True, False
         if not stats.announced:
-            stats.announced = stats.integrable = True
+            stats.announced = True
             rails = ", ".join(sorted(r.labels["rail"] for r in plan.rails))
             log.info("power sampler: %s at %g Hz, read in C: %s", source.name, 1 / period, rails)
         with self._lock:
@@ -247,15 +261,13 @@ class Integrator:
             while not self._stop.wait(first):
                 first = native_sampling.DRAIN_PERIOD
                 with self._lock:
-                    if not self._drain(source.name):
-                        return False
-                if self.clock() >= replan:
+                    self._drain(source.name)
+                if run.failing or self.clock() >= replan:
+                    run.failing = False
                     replan = self.clock() + REPLAN
-                    try:
-                        if plan_of(ReadLog()) != plan:  # a rail relabelled, added or gone: restart
-                            return True
-                    except Exception:
-                        return False
+                    now = self._plan(source)
+                    if now != plan:  # a rail relabelled, added or gone (or all of them): again
+                        return now is not None
             return True
         finally:
             run.stop()
@@ -302,14 +314,16 @@ class Integrator:
         while not self._stop.is_set():
             if native and self.clock() >= native_after:
                 ended = self._sample_natively(cast(FileSource, source))
-                if ended is not None:
-                    if not ended:  # a file failed: a second of Python samples says what and why
-                        native_after = self.clock() + NATIVE_BACKOFF
-                    stats.next_due = self.clock()
+                if ended:  # its files changed: read them in C again at once
                     continue
-                native_after = self.clock() + IDLE_RETRY  # nothing to read in C yet
+                # nothing for C to read (yet), or its files went away: Python samples, says why,
+                # and C tries again after a second, or at the idle retry when there was nothing
+                native_after = self.clock() + (NATIVE_BACKOFF if ended is False else IDLE_RETRY)
+                stats.next_due = self.clock()
             self.sample(source)
             period = self._periods[source.name] if stats.integrable else IDLE_RETRY
+            if native and not stats.integrable:
+                period = min(period, max(native_after - self.clock(), 0.0))
             # keep the grid; after a stall skip missed slots instead of bursting
             stats.next_due = max(stats.next_due + period, self.clock())
             delay = stats.next_due - self.clock()

@@ -78,7 +78,7 @@ class NativeRun:
         self._sampler = Sampler(list(plan.paths), period, max(64, math.ceil(BUFFER_SECONDS / period)))
         self._sampler.start()
         self._n = len(plan.paths)
-        self.failed = False  # a file failed to read: the integrator searches the source again
+        self.failing = False  # a file failed to read since the last search for the source's files
 
     def drain(self) -> Batch:
         """The samples taken since the last drain, oldest first."""
@@ -91,7 +91,7 @@ class NativeRun:
         n, bad = self._n, any(failed)
         if bad:
             batch.failed = sum(m.bit_count() for m in failed)
-            self.failed = True
+            self.failing = True
         for rail in self.plan.rails:
             watts = self._watts(rail, values, n)
             if bad:
