@@ -79,7 +79,9 @@ def test_without_marker_or_stats_silence_ends_the_reply(tmp_path: Path) -> None:
         assert rec["decode_seconds"] == pytest.approx(span, abs=0.01)
         assert rec["decode_tokens_per_second"] == pytest.approx(7 / span, rel=0.05)
         assert rec["sources"]["decode_tokens_per_second"] == "runner"
-        assert rec["request_duration_seconds"] >= rec["ttft_seconds"] + span + 0.5
+        # the runner's own decode, not the device's span: under load the first byte arrives late
+        # and the rest in a burst, so ttft + the device's span can exceed what the runner waited
+        assert rec["request_duration_seconds"] >= rec["ttft_seconds"] + rec["decode_seconds"] + 0.5
 
 
 def test_an_explicit_end_marker(tmp_path: Path) -> None:
