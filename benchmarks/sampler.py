@@ -8,7 +8,8 @@ with no power collector over the same time is the sampler's cost. Prints CPU sec
 and percent of one core; target < 1 % of one core at 10 Hz, and at 100 Hz on the Orin tree with
 1 Hz scrapes (``--scrape-hz 1``: every case, the idle one too, is then scraped over one kept-alive
 connection, and the whole exporter's CPU is printed beside the sampler's share). The INA3221
-cases run twice: as shipped (the C sampler, where it is built) and with ``--python-sampler``.
+and hwmon power cases run twice: as shipped (the C sampler, where it is built) and with
+``--python-sampler``.
 
 usage: .venv/bin/python benchmarks/sampler.py [--seconds 20] [--sample-hz 10] [--scrape-hz 0] [--json FILE]
 """
@@ -41,6 +42,7 @@ CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ina3221 iio (Nano), Python": ("jetson_nano", "ina3221", PYTHON),
     "pmic (Pi 5, vcgencmd, 2 Hz cap)": ("pi5", "pmic", ()),
     "hwmon power (Pi 5 + INA219 HAT)": ("pi5-ina219", "hwmon", ()),
+    "hwmon power (Pi 5 + INA219), Python": ("pi5-ina219", "hwmon", PYTHON),
 }
 INA219 = {
     "class/hwmon/hwmon9/name": "ina219\n",

@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--python-sampler",
         action="store_true",
-        help="read the INA3221 rails from Python even where the C sampler is built (to compare: "
-        "at 100 Hz the C one costs a quarter as much CPU)",
+        help="read the INA3221 rails and hwmon power inputs from Python even where the C sampler is "
+        "built (to compare: at 100 Hz the C one costs a quarter as much CPU)",
     )
     p.add_argument(
         "--process",

@@ -11,9 +11,9 @@ served before: a counter that went backwards would read as a reset to ``increase
 Each source has its own thread so that a slow one (the PMIC forks ``vcgencmd``, which may take
 up to its timeout) never delays another's readings: on a Pi 5 with an INA219 HAT, the HAT's
 10 Hz grid holds while vcgencmd runs. A source that is a fixed set of value files (the
-INA3221's) is read by a C thread instead (exporter/native_sampling.py) when the extension is
-built: its thread here then only drains those samples and integrates them, a few times a second
-and whenever a scrape or ``/samples`` needs the newest.
+INA3221's, hwmon ``power*_input``) is read by a C thread instead (exporter/native_sampling.py)
+when the extension is built: its thread here then only drains those samples and integrates
+them, once a second and whenever a scrape or ``/samples`` needs the newest.
 """
 
 from __future__ import annotations

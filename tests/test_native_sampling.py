@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from edgemeter.exporter import native_sampling
+from edgemeter.exporter.collectors.hwmon import HwmonCollector
 from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
 from edgemeter.exporter.integrator import Integrator, physical
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
-from boardtrees import BOARDS
+from boardtrees import BOARDS, write_tree
 from conftest import board_config
 from helpers import SensorFile
 
@@ -277,3 +278,27 @@ def test_without_the_extension_the_rails_are_sampled_from_python(tmp_path, monke
     finally:
         integrator.stop()
     assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.01)
+
+
+@needs_c
+def test_a_power_hat_on_a_pi_is_read_in_c_as_python_reads_it(tmp_path) -> None:
+    pi = BOARDS["pi5"](tmp_path / "pi5")
+    hat = {"class/hwmon/hwmon9/name": "ina219\n", "class/hwmon/hwmon9/power1_input": "3120457\n"}
+    write_tree(pi.sysfs, hat)  # an INA219 power HAT (the hwmon ina2xx driver)
+    collector = HwmonCollector(board_config(pi))
+    plan = collector.file_plan(ReadLog())
+    assert [r.labels["rail"] for r in plan.rails] == ["power1"]
+    integrator = Integrator([collector], 100)
+    integrator.start()
+    try:
+        time.sleep(0.3)
+        t0, e0 = time.monotonic(), integrator.energy("hwmon")[0][1]
+        time.sleep(0.5)
+        t1, e1 = time.monotonic(), integrator.energy("hwmon")[0][1]
+        assert integrator.natively["hwmon"]
+        history = integrator.history(t0, t1, ["hwmon"])[0].rails[0]
+    finally:
+        integrator.stop()
+    assert e1 - e0 == pytest.approx(3.120457 * (t1 - t0), rel=0.01)
+    from_python = [r.watts for r in collector.read_power(ReadLog())]
+    assert set(history.watts) == set(from_python) == {3.120457}

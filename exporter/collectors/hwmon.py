@@ -23,7 +23,8 @@ from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
-from edgemeter.exporter.sensors.hwmon import Chip, read_chips, update_interval
+from edgemeter.exporter.native_sampling import FilePlan, PlannedRail
+from edgemeter.exporter.sensors.hwmon import SCALE, Chip, Reading, read_chips, update_interval
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -65,17 +66,25 @@ def _kept(chips: list[Chip], config: Config) -> list[Chip]:
     return kept
 
 
-def _power(chips: list[Chip]) -> list[PowerReading]:
+def _power_inputs(chips: list[Chip]) -> list[tuple[Reading, PowerReading]]:
+    """Each ``power*_input`` with the power reading it gives (its rail's labels)."""
     return [
-        PowerReading(
-            r.label or r.channel,
-            SOURCE,
-            r.value,
-            extra=(("chip", c.name), ("hwmon", c.hwmon), ("channel", r.channel)),
+        (
+            r,
+            PowerReading(
+                r.label or r.channel,
+                SOURCE,
+                r.value,
+                extra=(("chip", c.name), ("hwmon", c.hwmon), ("channel", r.channel)),
+            ),
         )
         for c in chips
         for r in c.readings.get("power", ())
     ]
+
+
+def _power(chips: list[Chip]) -> list[PowerReading]:
+    return [reading for _, reading in _power_inputs(chips)]
 
 
 class HwmonCollector(PowerCollector):
@@ -98,10 +107,21 @@ class HwmonCollector(PowerCollector):
             )
             if len(rlog.errors) == errors and len({r.labels["hwmon"] for r in readings}) == len(cached[1]):
                 return readings
+        return _power(self._scan(rlog))
+
+    def _scan(self, rlog: ReadLog) -> list[Chip]:
+        """Every chip's power inputs (a full scan), remembering which chips have them."""
         chips = _kept(require(read_chips(self.config.sysfs, ("power",), rlog), "no hwmon class"), self.config)
-        self._power_chips = (now, tuple(c.hwmon for c in chips if c.readings.get("power")))
+        self._power_chips = (time.monotonic(), tuple(c.hwmon for c in chips if c.readings.get("power")))
         self._interval = update_interval(self.config.sysfs, self._power_chips[1], rlog)
-        return _power(chips)
+        return chips
+
+    def file_plan(self, rlog: ReadLog) -> FilePlan:
+        """The power inputs found now, as files for the C sampler (µW, as read_number scales them)."""
+        inputs = _power_inputs(self._scan(rlog))
+        divisor = round(1 / SCALE["power"])
+        rails = tuple(PlannedRail(p.key, p.labels, ((i, divisor),)) for i, (_, p) in enumerate(inputs))
+        return FilePlan(tuple(r.path for r, _ in inputs), rails)
 
     def sensor_interval(self) -> float | None:
         return self._interval

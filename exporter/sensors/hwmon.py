@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
@@ -39,6 +39,7 @@ class Reading:
     channel: str  # "temp2", "fan1", "pwm1", "in0_lcrit_alarm"
     value: float
     label: str | None = None  # the driver's ``<channel>_label`` (for pwmN: fanN's label)
+    path: str = field(default="", compare=False, repr=False)  # its value file (the C sampler reads it)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog)
                 continue
             label_file = f"{label_stem}_label"
             label = read_text(f"{path}/{label_file}", rlog) if label_file in names else None
-            found.setdefault(kind, []).append(Reading(channel=channel, value=value, label=label))
+            found.setdefault(kind, []).append(
+                Reading(channel=channel, value=value, label=label, path=f"{path}/{entry}")
+            )
     return Chip(hwmon=hwmon, name=name or hwmon, readings={k: tuple(v) for k, v in found.items()})
 
 
