@@ -7,6 +7,7 @@ import itertools
 import logging
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,17 +50,22 @@ def test_it_reads_every_file_and_sees_each_new_value(tmp_path) -> None:
     sampler.start()
     try:
         time.sleep(0.2)
-        SensorFile(tmp_path / "ma").write(-300)  # a driver's fixed-width rewrite; negative current
+        sensor = SensorFile(tmp_path / "ma")
+        sensor.write(-300)  # a driver's fixed-width rewrite; negative current
+        sensor.close()
         time.sleep(0.1)
     finally:
         sampler.stop()
     elapsed = time.monotonic() - began
     times, values, failed, dropped = drained(sampler)
     n = len(times)
-    assert 0.8 * elapsed / 0.01 <= n <= elapsed / 0.01 + 2 and dropped == 0 and not any(failed)
+    # a loaded machine may stall the thread (it then skips the slots it missed), never add slots
+    assert 0.5 * elapsed / 0.01 <= n <= elapsed / 0.01 + 2, (n, elapsed)
+    # a read racing the rewrite may see it torn (the kernel makes no promise for regular files)
+    assert dropped == 0 and sum(1 for f in failed if f) <= 1, (dropped, list(failed))
     assert began <= times[0] and times[-1] <= time.monotonic()  # time.monotonic()'s clock
     pairs = [(values[2 * i], values[2 * i + 1]) for i in range(n)]
-    assert pairs[0] == (5000.0, 1200.0) and pairs[-1] == (5000.0, -300.0)
+    assert pairs[0] == (5000.0, 1200.0) and pairs[-1] == (5000.0, -300.0), (pairs[0], pairs[-1])
     assert drained(sampler)[0] == array("d")  # a drain takes what it returns
 
 
@@ -154,21 +160,26 @@ def vdd_in(integrator: Integrator) -> float:
     return next(j for labels, j in integrator.energy("ina3221") if labels["rail"] == "VDD_IN")
 
 
+def window(read: Callable[[], float], seconds: float, settle: float = 0.3) -> tuple[float, float, float]:
+    """(start, duration, joules) of a window on a running integrator's counter, after ``settle``."""
+    time.sleep(settle)
+    t0, e0 = time.monotonic(), read()
+    time.sleep(seconds)
+    return t0, time.monotonic() - t0, read() - e0
+
+
 @pytest.mark.parametrize("native", [pytest.param(True, marks=needs_c), False])
 def test_both_paths_integrate_the_same_rail_exactly(tmp_path, native: bool) -> None:
     collector, _, volts, amps = orin_rail(tmp_path)
     integrator = Integrator([collector], 100, native=native)
     integrator.start()
     try:
-        time.sleep(0.3)
-        t0, e0 = time.monotonic(), vdd_in(integrator)
-        time.sleep(1.0)
-        t1, e1 = time.monotonic(), vdd_in(integrator)
+        t0, seconds, joules = window(lambda: vdd_in(integrator), 1.0)
         assert integrator.natively["ina3221"] is native
-        history = integrator.history(t0, t1, ["ina3221"])[0]
+        history = integrator.history(t0, t0 + seconds, ["ina3221"])[0]
     finally:
         integrator.stop()
-    assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.005)
+    assert joules == pytest.approx(volts * amps * seconds, rel=0.005)
     rail = next(r for r in history.rails if r.labels["rail"] == "VDD_IN")
     gaps = sorted(b - a for a, b in itertools.pairwise(rail.t))
     assert gaps[len(gaps) // 2] == pytest.approx(0.01, abs=0.002)
@@ -270,14 +281,11 @@ def test_without_the_extension_the_rails_are_sampled_from_python(tmp_path, monke
     integrator = Integrator([collector], 100)
     integrator.start()
     try:
-        time.sleep(0.3)
-        t0, e0 = time.monotonic(), vdd_in(integrator)
-        time.sleep(0.5)
-        t1, e1 = time.monotonic(), vdd_in(integrator)
+        _, seconds, joules = window(lambda: vdd_in(integrator), 0.5)
         assert not integrator.natively["ina3221"]
     finally:
         integrator.stop()
-    assert e1 - e0 == pytest.approx(volts * amps * (t1 - t0), rel=0.01)
+    assert joules == pytest.approx(volts * amps * seconds, rel=0.01)
 
 
 @needs_c
@@ -291,14 +299,11 @@ def test_a_power_hat_on_a_pi_is_read_in_c_as_python_reads_it(tmp_path) -> None:
     integrator = Integrator([collector], 100)
     integrator.start()
     try:
-        time.sleep(0.3)
-        t0, e0 = time.monotonic(), integrator.energy("hwmon")[0][1]
-        time.sleep(0.5)
-        t1, e1 = time.monotonic(), integrator.energy("hwmon")[0][1]
+        t0, seconds, joules = window(lambda: integrator.energy("hwmon")[0][1], 0.5)
         assert integrator.natively["hwmon"]
-        history = integrator.history(t0, t1, ["hwmon"])[0].rails[0]
+        history = integrator.history(t0, t0 + seconds, ["hwmon"])[0].rails[0]
     finally:
         integrator.stop()
-    assert e1 - e0 == pytest.approx(3.120457 * (t1 - t0), rel=0.01)
+    assert joules == pytest.approx(3.120457 * seconds, rel=0.01)
     from_python = [r.watts for r in collector.read_power(ReadLog())]
     assert set(history.watts) == set(from_python) == {3.120457}
