@@ -118,10 +118,22 @@ def written_integral(written: list[tuple[float, float]], t0: float, t1: float) -
     return total
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports. All are bound at once: ports picked one after another, each
+    socket closed before the next bind, can come back equal (a stack's exporter once got the
+    Pushgateway's port and failed to start)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def samples(text: str) -> Samples:
@@ -193,7 +205,8 @@ def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) 
 @contextlib.contextmanager
 def native_stack(stack_dir: Path, sysfs: Path, procfs: Path, extra: str = "") -> Iterator[dict[str, int]]:
     """scripts/stack.sh up on free ports over a fixture board; always brought down again."""
-    ports = {"PROMETHEUS_PORT": free_port(), "PUSHGATEWAY_PORT": free_port(), "EXPORTER_PORT": free_port()}
+    names = ("PROMETHEUS_PORT", "PUSHGATEWAY_PORT", "EXPORTER_PORT")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {
         **os.environ,
         **{k: str(v) for k, v in ports.items()},

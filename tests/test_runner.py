@@ -17,7 +17,7 @@ from fake_ollama import FakeOllama
 
 import contract
 from boardtrees import BOARDS
-from helpers import REPO, exporter_cmd, free_port, get, running, samples, select
+from helpers import REPO, exporter_cmd, free_port, free_ports, get, running, samples, select
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway")
 MODEL = "smollm2:135m"
@@ -201,7 +201,7 @@ def test_sigint_mid_run_then_resume(ollama, tmp_path: Path) -> None:
 @pytest.mark.skipif(PUSHGATEWAY is None, reason="Debian prometheus-pushgateway not installed")
 def test_pushes_contract_metrics_and_energy_per_prompt(ollama, prompts: Path, tmp_path: Path) -> None:
     orin = BOARDS["jetson_orin"](tmp_path / "orin")
-    pg_port, exp_port = free_port(), free_port()
+    pg_port, exp_port = free_ports(2)
     pg_cmd = [
         PUSHGATEWAY,
         f"--web.listen-address=127.0.0.1:{pg_port}",
