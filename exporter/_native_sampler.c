@@ -5,7 +5,7 @@
  * This thread never takes the GIL: on an absolute CLOCK_MONOTONIC grid it re-reads each kept
  * descriptor with pread at offset 0 (sysfs renders a fresh value on every read), parses the
  * number and stores (time, values, failed-mask) in a bounded buffer. Python drains the buffer
- * a few times a second, or when a scrape or /samples needs the newest samples, and integrates
+ * once a second, and whenever a scrape or /samples needs the newest samples, and integrates
  * there (exporter/integrator.py). The time is CLOCK_MONOTONIC, the clock of time.monotonic().
  *
  * Sampler(paths, period_seconds, capacity): opens the files (OSError naming the path if one

@@ -1,9 +1,9 @@
 """Sampling a fixed set of value files from C (exporter/_native_sampler.c), for the integrator.
 
 A source whose every sample is "re-read these files, multiply these numbers" (the INA3221's
-millivolt and milliampere files, the iio driver's milliwatts) hands the integrator a
+millivolt and milliampere files, the iio driver's milliwatts, hwmon's microwatts) hands the integrator a
 ``FilePlan``. The C thread then takes the samples on its grid without waking the interpreter,
-and the integrator drains them a few times a second (or when a scrape or ``/samples`` asks),
+and the integrator drains them once a second (and whenever a scrape or ``/samples`` asks),
 computing each rail's watts exactly as the source's Python reader does. At 100 Hz this is
 what keeps the sampler's cost near the cost of the wake-ups themselves (docs/performance.md).
 
