@@ -2,8 +2,10 @@
 
 prometheus_client's ``generate_latest`` re-validates every label name of every sample; our
 label names are fixed in code, so a direct writer halves the render time, and render time is
-CPU stolen from the board being measured. Output is the same format (``promtool check
-metrics`` runs on it in the tests), with Go-compatible special values.
+CPU stolen from the board being measured. Our own families (exporter/metric_family.py) carry
+each series already rendered, so for them a sample costs one value's formatting; any other
+prometheus_client family is written from its samples. Output is the same format (``promtool
+check metrics`` runs on it in the tests), with Go-compatible special values.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
+from edgemeter.exporter.metric_family import Family, escape
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SUFFIXED = {"counter": "_total"}
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 def _number(value: float) -> str:
@@ -38,7 +38,7 @@ def render(registry: CollectorRegistry) -> bytes:
 _HEADERS: dict[tuple[str, str, str], str] = {}  # (name, type, HELP) -> its two comment lines
 
 
-def _header(family: Metric) -> str:
+def _header(family: Metric | Family) -> str:
     """The family's HELP and TYPE lines, built once per family for the exporter's life."""
     key = (family.name, family.type, family.documentation)
     header = _HEADERS.get(key)
@@ -51,17 +51,21 @@ def _header(family: Metric) -> str:
 
 
 def _label(key: str, value: str) -> str:
-    if "\\" in value or '"' in value or "\n" in value:
-        value = _escape_label(value)
-    return f'{key}="{value}"'
+    return f'{key}="{escape(value)}"'
 
 
-def render_families(families: Iterable[Metric]) -> bytes:
+def render_families(families: Iterable[Metric | Family]) -> bytes:
     """``families`` as text exposition."""
     out: list[str] = []
     append = out.append
+    isfinite = math.isfinite
     for family in families:
         append(_header(family))
+        if isinstance(family, Family):
+            for series, value in family.rows:
+                number = repr(value) if type(value) is float and isfinite(value) else _number(value)
+                append(f"{series[0]} {number}\n")
+            continue
         for s in family.samples:
             if s.name.endswith("_created"):
                 continue  # creation timestamps are OpenMetrics-only

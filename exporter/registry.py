@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CollectorRegistry
 
 from edgemeter.exporter.collectors.base import Collector, NoData
 from edgemeter.exporter.exposition import render, render_families
+from edgemeter.exporter.metric_family import CounterFamily, Family, GaugeFamily, merged
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,16 @@ class EdgeCollector:
         self._failing: dict[str, str] = {}  # collector -> the failure last logged
         self._lock = threading.Lock()
 
-    def describe(self) -> list[Metric]:
+    def describe(self) -> list[Family]:
         """Nothing to describe up front: stops the registry from calling collect() at registration."""
         return []
 
-    def _timed(self, collector: Collector) -> tuple[list[Metric], bool, int, float]:
+    def _timed(self, collector: Collector) -> tuple[list[Family], bool, int, float]:
         start = time.perf_counter()
         families, ok, failed = self._run(collector)
         return families, ok, failed, time.perf_counter() - start
 
-    def _run(self, collector: Collector) -> tuple[list[Metric], bool, int]:
+    def _run(self, collector: Collector) -> tuple[list[Family], bool, int]:
         rlog = ReadLog()
         try:
             families = list(collector.update(rlog))
@@ -76,7 +77,7 @@ class EdgeCollector:
     def names(self) -> list[str]:
         return [c.name for c in self.collectors]
 
-    def collect(self, only: Collection[str] | None = None) -> Iterator[Metric]:
+    def collect(self, only: Collection[str] | None = None) -> Iterator[Family]:
         """One scrape of every collector, or of those named in ``only`` (``/metrics?collect[]=``,
         node_exporter's filter: the runner's edge reads ask for the energy collectors alone);
         a name this exporter does not run is an UnknownCollector."""
@@ -85,15 +86,15 @@ class EdgeCollector:
             raise UnknownCollector(
                 f"collect[]={unknown[0]}: not a collector this exporter runs (it runs: {runs})"
             )
-        merged: dict[str, Metric] = {}
+        found: list[Family] = []
         labels = ["collector"]
-        success = GaugeMetricFamily(
+        success = GaugeFamily(
             "edge_collector_success", "1 when the collector read all its sensors this scrape.", labels=labels
         )
-        duration = GaugeMetricFamily(
+        duration = GaugeFamily(
             "edge_collector_duration_seconds", "Seconds the collector took this scrape.", labels=labels
         )
-        errors = CounterMetricFamily(
+        errors = CounterFamily(
             "edge_collector_errors_total",
             "Sensor readings that failed (unreadable, empty, garbage) or collector failures.",
             labels=labels,
@@ -107,14 +108,8 @@ class EdgeCollector:
             with self._lock:
                 self._errors[collector.name] += failed
                 errors.add_metric([collector.name], self._errors[collector.name])
-            for family in families:
-                if not family.samples:
-                    continue
-                if family.name in merged:
-                    merged[family.name].samples.extend(family.samples)
-                else:
-                    merged[family.name] = family
-        yield from merged.values()
+            found += families
+        yield from merged(found)
         yield success
         yield duration
         yield errors

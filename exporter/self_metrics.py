@@ -15,7 +15,7 @@ import resource
 import threading
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from edgemeter.exporter.metric_family import CounterFamily, Family, GaugeFamily
 
 PREFIX = "edge_exporter_process_"
 
@@ -46,7 +46,7 @@ class SelfProcessCollector:
         self._stat_fd: int | None = None
         self._lock = threading.Lock()  # concurrent scrapes share the one descriptor
 
-    def describe(self) -> list[Metric]:
+    def describe(self) -> list[Family]:
         return []
 
     def _stat(self) -> list[bytes]:
@@ -57,7 +57,7 @@ class SelfProcessCollector:
         # the command name may hold spaces or parentheses: the fields start after the last ")"
         return raw[raw.rfind(b")") + 2 :].split()
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[Family]:
         if self._btime is None:  # no /proc here (not Linux): nothing to say, as prometheus_client
             return
         try:
@@ -65,20 +65,20 @@ class SelfProcessCollector:
         except OSError:
             f = None
         if f is not None:
-            yield GaugeMetricFamily(
+            yield GaugeFamily(
                 PREFIX + "virtual_memory_bytes", "Virtual memory size in bytes.", value=float(f[20])
             )
-            yield GaugeMetricFamily(
+            yield GaugeFamily(
                 PREFIX + "resident_memory_bytes",
                 "Resident memory size in bytes.",
                 value=float(f[21]) * self._pagesize,
             )
-            yield GaugeMetricFamily(
+            yield GaugeFamily(
                 PREFIX + "start_time_seconds",
                 "Start time of the process since unix epoch in seconds.",
                 value=float(f[19]) / self._ticks + self._btime,
             )
-            yield CounterMetricFamily(
+            yield CounterFamily(
                 PREFIX + "cpu_seconds",
                 "Total user and system CPU time spent in seconds.",
                 value=(float(f[11]) + float(f[12])) / self._ticks,
@@ -87,8 +87,8 @@ class SelfProcessCollector:
             open_fds = len(os.listdir(os.path.join(self._proc, "self", "fd")))
         except OSError:
             return
-        yield GaugeMetricFamily(PREFIX + "open_fds", "Number of open file descriptors.", value=open_fds)
-        yield GaugeMetricFamily(
+        yield GaugeFamily(PREFIX + "open_fds", "Number of open file descriptors.", value=open_fds)
+        yield GaugeFamily(
             PREFIX + "max_fds",
             "Maximum number of open file descriptors.",
             value=_limit(resource.getrlimit(resource.RLIMIT_NOFILE)[0]),

@@ -6,9 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import ClassVar, TypeVar
 
-from prometheus_client.core import Metric
-
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import Family
 from edgemeter.exporter.poller import Poller
 from edgemeter.exporter.sensors import NoData
 from edgemeter.exporter.sensors.sysfs import ReadLog
@@ -35,7 +34,7 @@ class Collector(ABC):
         self.config = config
 
     @abstractmethod
-    def update(self, rlog: ReadLog) -> Iterable[Metric]:
+    def update(self, rlog: ReadLog) -> Iterable[Family]:
         """Read the sensors now and return this scrape's metric families."""
 
     def vcgencmd(self) -> Vcgencmd:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.boards.detect import Board, detect
 from edgemeter.exporter.collectors.base import Collector
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
 
@@ -15,21 +14,21 @@ class BoardInfoCollector(Collector):
 
     _board: Board | None = None  # read whole once: a board's identity does not change while it runs
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         board = self._board
         if board is None:
             errors = len(rlog.errors)
             board = detect(self.config.sysfs, self.config.procfs, rlog)
             if len(rlog.errors) == errors:
                 self._board = board
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "edge_board_info",
             "Board identity, always 1: model from /proc/device-tree/model or DMI product_name, SoC from "
             "device-tree compatible or cpuinfo, kernel from osrelease.",
             labels=["family", "model", "soc", "kernel"],
         )
         info.add_metric([board.family, board.model or "", board.soc or "", board.kernel or ""], 1)
-        rails = GaugeMetricFamily(
+        rails = GaugeFamily(
             "edge_board_input_rail_info",
             "The board profile's input-rail candidates, always 1: the first (lowest rank) whose rails "
             "(joined by +) all have edge_energy_joules_total is the board's input; none, no input rail.",

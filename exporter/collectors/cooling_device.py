@@ -6,9 +6,8 @@ reliable "how hard is the fan working" signal.
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.thermal import read_cooling_devices
 
@@ -17,15 +16,15 @@ class CoolingDeviceCollector(Collector):
     name = "cooling_device"
     help = "Cooling device states (class/thermal/cooling_device*)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         devices = require(read_cooling_devices(self.config.sysfs, rlog), "no thermal class")
         labels = ["device", "device_type"]
-        cur = GaugeMetricFamily(
+        cur = GaugeFamily(
             "edge_cooling_state",
             "Current cooling level (class/thermal/cooling_device*/cur_state).",
             labels=labels,
         )
-        top = GaugeMetricFamily(
+        top = GaugeFamily(
             "edge_cooling_max_state",
             "Highest cooling level (class/thermal/cooling_device*/max_state).",
             labels=labels,

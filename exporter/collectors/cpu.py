@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import CounterFamily, Family
 from edgemeter.exporter.sensors.procfs import read_cpu_times
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -15,14 +14,14 @@ class CpuCollector(Collector):
     name = "cpu"
     help = "CPU time per cpu and mode (/proc/stat)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         cpus = require(read_cpu_times(self.config.procfs, rlog), "no /proc/stat")
-        seconds = CounterMetricFamily(
+        seconds = CounterFamily(
             "edge_cpu_seconds_total",
             "Seconds each CPU spent in each mode (/proc/stat USER_HZ ticks; user and nice include guest).",
             labels=["cpu", "mode"],
         )
-        guest = CounterMetricFamily(
+        guest = CounterFamily(
             "edge_cpu_guest_seconds_total",
             "Seconds each CPU spent running guests, from /proc/stat (already counted in user/nice).",
             labels=["cpu", "mode"],

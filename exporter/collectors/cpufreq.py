@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.cpufreq import read_cpu_frequencies
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -34,11 +33,11 @@ class CpufreqCollector(Collector):
     name = "cpufreq"
     help = "CPU frequency per cpu (devices/system/cpu/cpufreq)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         freqs = require(read_cpu_frequencies(self.config.sysfs, rlog), "no cpufreq")
         current = families.cpu_frequency()
-        limits = {k: GaugeMetricFamily(name, text, labels=["cpu"]) for k, (name, text) in _LIMITS.items()}
-        governors = GaugeMetricFamily(
+        limits = {k: GaugeFamily(name, text, labels=["cpu"]) for k, (name, text) in _LIMITS.items()}
+        governors = GaugeFamily(
             "edge_cpu_governor_info",
             "The cpu's cpufreq governor (scaling_governor), always 1.",
             labels=["cpu", "governor"],

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.core import Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import PolledCollector
+from edgemeter.exporter.metric_family import Family
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.vcgencmd import VcgencmdError, VcgencmdUnavailable
 
@@ -35,11 +34,11 @@ class FirmwareClockCollector(PolledCollector):
                 self._version = ("", "")  # asked once; a firmware that cannot say is left unsaid
         return self.vcgencmd().arm_clock_hertz()
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         hertz = self.latest()
         current = families.cpu_frequency()
         families.add(current, hertz, cpu="", source="firmware")
-        out: list[Metric] = [current]
+        out: list[Family] = [current]
         if self._version and self._version[0]:
             firmware = families.firmware()
             families.add(firmware, 1, component="videocore", version=self._version[0], built=self._version[1])

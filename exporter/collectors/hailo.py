@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client.core import Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import NoData, PolledCollector
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import Family
 from edgemeter.exporter.sensors.hailo import TIMEOUT, ChipTemperature, HailoError, HailoRT, NoPowerSensor
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
@@ -78,9 +77,9 @@ class HailoCollector(PowerCollector, PolledCollector):
             raise NoData("no Hailo power sensor")
         return readings
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         temps = families.temperature()
-        out: list[Metric] = []
+        out: list[Family] = []
         try:
             for t in self.latest():
                 for sensor, value in (("ts0", t.ts0), ("ts1", t.ts1)):

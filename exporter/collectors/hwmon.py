@@ -17,12 +17,11 @@ import dataclasses
 import re
 import time
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.native_sampling import FilePlan, PlannedRail
 from edgemeter.exporter.sensors.hwmon import SCALE, Chip, Reading, read_chips, update_interval
 from edgemeter.exporter.sensors.power import PowerReading
@@ -126,11 +125,11 @@ class HwmonCollector(PowerCollector):
     def sensor_interval(self) -> float | None:
         return self._interval
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         chips = _kept(require(read_chips(self.config.sysfs, KINDS, rlog), "no hwmon class"), self.config)
         temps, energy = families.temperature(), families.energy()
         rpm, duty = families.fan_speed(), families.fan_duty()
-        alarm = GaugeMetricFamily(
+        alarm = GaugeFamily(
             "edge_under_voltage_alarm",
             "1 while a supply voltage is below its critical limit (hwmon in*_lcrit_alarm; rpi_volt on a Pi).",
         )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, NoData
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.cpufreq import read_cpu_frequencies
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.tegra import (
@@ -35,10 +34,10 @@ class JetsonCollector(Collector):
     help = "Jetson GPU clock, EMC, nvpmodel power mode, jetson_clocks, fan profile (jtop's set)"
     _said_root = False
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         sysfs, rootfs = self.config.sysfs, self.config.rootfs
         gpus = read_gpu_devfreq(sysfs, rlog) or []
-        out: list[Metric] = [*self._gpu(gpus)]
+        out: list[Family] = [*self._gpu(gpus)]
         emc_log = ReadLog()
         emc = read_emc(sysfs, emc_log)
         rlog.errors += emc_log.errors
@@ -49,7 +48,7 @@ class JetsonCollector(Collector):
             out += self._emc(emc)
         mode = read_power_mode(rootfs, rlog)
         if mode is not None:
-            info = GaugeMetricFamily(
+            info = GaugeFamily(
                 "edge_jetson_power_mode_info",
                 "The nvpmodel power mode in force, always 1 (var/lib/nvpmodel/status, named by "
                 "etc/nvpmodel.conf; name empty when the file does not name it).",
@@ -59,7 +58,7 @@ class JetsonCollector(Collector):
             out.append(info)
         pinned = self._pinned(gpus, rlog)
         if pinned is not None:
-            clocks = GaugeMetricFamily(
+            clocks = GaugeFamily(
                 "edge_jetson_clocks_pinned",
                 "1 when every CPU policy's and the GPU's minimum clock equals its maximum, as "
                 "jetson_clocks leaves them (jetson-stats' test); 0 when any still scales.",
@@ -77,20 +76,20 @@ class JetsonCollector(Collector):
         return out
 
     @staticmethod
-    def _gpu(gpus: list) -> list[Metric]:
+    def _gpu(gpus: list) -> list[Family]:
         if not gpus:
             return []
         labels = ["gpu"]
         cur = families.gpu_frequency()
-        low = GaugeMetricFamily(
+        low = GaugeFamily(
             "edge_gpu_frequency_min_hertz",
             "Lowest GPU clock devfreq may pick (min_freq: what nvpmodel and jetson_clocks set).",
             labels=labels,
         )
-        high = GaugeMetricFamily(
+        high = GaugeFamily(
             "edge_gpu_frequency_max_hertz", "Highest GPU clock devfreq may pick (max_freq).", labels=labels
         )
-        governor = GaugeMetricFamily(
+        governor = GaugeFamily(
             "edge_gpu_governor_info", "The GPU's devfreq governor, always 1.", labels=["gpu", "governor"]
         )
         for g in gpus:
@@ -102,7 +101,7 @@ class JetsonCollector(Collector):
         return [cur, low, high, governor]
 
     @staticmethod
-    def _emc(emc) -> list[Metric]:
+    def _emc(emc) -> list[Family]:
         out = []
         for name, value, text in (
             (
@@ -118,7 +117,7 @@ class JetsonCollector(Collector):
             ),
         ):
             if value is not None:
-                family = GaugeMetricFamily(name, text)
+                family = GaugeFamily(name, text)
                 family.add_metric([], value)
                 out.append(family)
         return out
@@ -131,11 +130,11 @@ class JetsonCollector(Collector):
             return None
         return all(low == high for low, high in bounds)
 
-    def _fan(self, rlog: ReadLog) -> list[Metric]:
-        out: list[Metric] = []
+    def _fan(self, rlog: ReadLog) -> list[Family]:
+        out: list[Family] = []
         profiles = read_fan_profiles(self.config.rootfs, rlog)
         if profiles:
-            info = GaugeMetricFamily(
+            info = GaugeFamily(
                 "edge_fan_profile_info",
                 "The fan's nvfancontrol profile, always 1 (source: its status, or the configured default).",
                 labels=["fan", "profile", "source"],
@@ -145,7 +144,7 @@ class JetsonCollector(Collector):
             out.append(info)
         pwm = read_pwm_fan(self.config.sysfs, rlog)
         if pwm is not None:
-            target = GaugeMetricFamily(
+            target = GaugeFamily(
                 "edge_fan_target_duty_ratio",
                 "The duty the fan driver steers to, 0-1 (the Nano's pwm-fan target_pwm / pwm_cap).",
                 labels=["fan"],

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.procfs import read_meminfo
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -25,12 +24,12 @@ class MeminfoCollector(Collector):
     name = "meminfo"
     help = "Memory and swap (/proc/meminfo)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         info = require(read_meminfo(self.config.procfs, rlog), "no /proc/meminfo")
-        out: list[Metric] = []
+        out: list[Family] = []
         for field, metric in FIELDS.items():
             if field in info:
-                family = GaugeMetricFamily(metric, f"{field} from /proc/meminfo, in bytes.")
+                family = GaugeFamily(metric, f"{field} from /proc/meminfo, in bytes.")
                 family.add_metric([], info[field])
                 out.append(family)
         return out

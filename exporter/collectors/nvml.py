@@ -8,12 +8,11 @@ have their power integrated by the sampler instead (same ``edge_energy_joules_to
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import require
 from edgemeter.exporter.collectors.power_base import PowerCollector
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.sensors.nvml import Gpu, Nvml
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.process import patterns_of
@@ -22,8 +21,8 @@ from edgemeter.exporter.sensors.sysfs import ReadLog
 SOURCE = "nvml"
 
 
-def _gauge(name: str, text: str) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, text)
+def _gauge(name: str, text: str) -> GaugeFamily:
+    return GaugeFamily(name, text)
 
 
 class NvmlCollector(PowerCollector):
@@ -55,7 +54,7 @@ class NvmlCollector(PowerCollector):
     def read_power(self, rlog: ReadLog) -> list[PowerReading]:
         return self._power(self._gpus(rlog, full=False))
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         gpus = self._gpus(rlog)
         out = self.power_families(self._power(gpus))
         energy, temps = families.energy(), families.temperature()
@@ -64,7 +63,7 @@ class NvmlCollector(PowerCollector):
         total = _gauge("edge_gpu_memory_total_bytes", "GPU memory size (NVML memory info).")
         clock = families.gpu_frequency()
         info = _gauge("edge_gpu_info", "GPU identity, always 1 (NVML name and UUID).")
-        proc_mem = GaugeMetricFamily(
+        proc_mem = GaugeFamily(
             "edge_process_gpu_memory_bytes",
             "GPU memory used by the processes matching each --process pattern (NVML compute processes).",
         )

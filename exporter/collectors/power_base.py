@@ -11,11 +11,10 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import ClassVar
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, NoData
 from edgemeter.exporter.integrator import IDLE_RETRY, Integrator
+from edgemeter.exporter.metric_family import CounterFamily, Family, GaugeFamily
 from edgemeter.exporter.sensors.power import PowerReading
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -34,7 +33,7 @@ class PowerCollector(Collector):
         where the sensor does not say. Clients' energy bounds use it (runner/window_energy.py)."""
         return None
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         if self.max_sample_hz is not None and self.integrator is not None and self.integrator.running:
             # a source that forks (vcgencmd): the sampler's reading, at most two periods old; a
             # scrape never forks for it
@@ -56,7 +55,7 @@ class PowerCollector(Collector):
             return self.sampler_families()
         return self.power_families(readings)
 
-    def power_families(self, readings: list[PowerReading]) -> list[Metric]:
+    def power_families(self, readings: list[PowerReading]) -> list[Family]:
         """Watts, volts and amperes of ``readings``, then the sampler's energy and health."""
         watts, volts, amps = families.power(), families.voltage(), families.current()
         for r in readings:
@@ -68,7 +67,7 @@ class PowerCollector(Collector):
                 families.add(amps, r.amperes, **r.labels)
         return [watts, volts, amps, *self.sampler_families()]
 
-    def sampler_families(self) -> list[Metric]:
+    def sampler_families(self) -> list[Family]:
         """Integrated energy per rail and the sampler's own health for this source."""
         if self.integrator is None:
             return []
@@ -76,18 +75,18 @@ class PowerCollector(Collector):
         for labels, joules in self.integrator.energy(self.name):
             families.add(energy, joules, **labels)
         stats = self.integrator.stats[self.name]
-        rate = GaugeMetricFamily(
+        rate = GaugeFamily(
             "edge_power_sample_rate_hertz",
             "Rate the sampler reads this power source at.",
             labels=["collector"],
         )
         period = self.integrator.period(self.name) if stats.integrable else IDLE_RETRY
         rate.add_metric([self.name], 1 / period)
-        samples = CounterMetricFamily(
+        samples = CounterFamily(
             "edge_power_samples_total", "Power samples the sampler took of this source.", labels=["collector"]
         )
         samples.add_metric([self.name], stats.samples)
-        errors = CounterMetricFamily(
+        errors = CounterFamily(
             "edge_power_sample_errors_total",
             "Power samples that failed or dropped a rail.",
             labels=["collector"],

@@ -6,9 +6,8 @@ non-idle tasks stalled); the kernel gives microseconds, rate() of these gives a 
 
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import CounterFamily, Family
 from edgemeter.exporter.sensors.procfs import read_pressure
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -17,14 +16,14 @@ class PressureCollector(Collector):
     name = "pressure"
     help = "Pressure stall information (/proc/pressure)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         stalls = require(read_pressure(self.config.procfs, rlog), "no /proc/pressure (kernel without PSI)")
-        waiting = CounterMetricFamily(
+        waiting = CounterFamily(
             "edge_pressure_waiting_seconds_total",
             "Seconds at least one task was stalled on the resource (/proc/pressure/* 'some' total).",
             labels=["resource"],
         )
-        stalled = CounterMetricFamily(
+        stalled = CounterFamily(
             "edge_pressure_stalled_seconds_total",
             "Seconds all non-idle tasks were stalled on the resource (/proc/pressure/* 'full' total).",
             labels=["resource"],

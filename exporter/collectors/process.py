@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import Collector, NoData
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import CounterFamily, Family, GaugeFamily
 from edgemeter.exporter.process_accounting import CpuShare, CpuTotals
 from edgemeter.exporter.sensors.process import match_processes
 from edgemeter.exporter.sensors.procfs import read_cpu_times
@@ -35,27 +34,27 @@ class ProcessCollector(Collector):
         self.totals = CpuTotals(config.processes)
         self.share = CpuShare()
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         if not self.config.processes:
             raise NoData("no --process pattern")
         labels = ["process"]
-        cpu = CounterMetricFamily(
+        cpu = CounterFamily(
             "edge_process_cpu_seconds_total",
             "User+system CPU seconds of the matching processes (/proc/<pid>/stat utime+stime), "
             "kept monotonic as processes come and go.",
             labels=labels,
         )
-        rss = GaugeMetricFamily(
+        rss = GaugeFamily(
             "edge_process_resident_memory_bytes",
             "Resident memory of the matching processes (/proc/<pid>/status VmRSS).",
             labels=labels,
         )
-        count = GaugeMetricFamily(
+        count = GaugeFamily(
             "edge_process_instances",
             "Number of processes the pattern matches (/proc/<pid>/comm, cmdline).",
             labels=labels,
         )
-        share = GaugeMetricFamily(
+        share = GaugeFamily(
             "edge_process_cpu_share_ratio",
             "The matching processes' share of all busy CPU time over the last window of >= 1 s "
             "(/proc/<pid>/stat over /proc/stat non-idle modes), for attributing package energy.",

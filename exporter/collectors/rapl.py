@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import threading
 
-from prometheus_client.core import Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, require
 from edgemeter.exporter.config import Config
+from edgemeter.exporter.metric_family import Family
 from edgemeter.exporter.sensors.powercap import read_rapl_zones
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -46,7 +45,7 @@ class RaplCollector(Collector):
         self._offset: dict[str, int] = {}  # zone -> µJ added for wraps so far
         self._top: dict[str, int] = {}  # zone -> max_energy_range_uj last read (it can fail later)
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         with self._lock:
             zones = require(read_rapl_zones(self.config.sysfs, rlog), "no RAPL powercap zones")
             energy = families.energy()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import Metric
-
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, require
+from edgemeter.exporter.metric_family import Family
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.thermal import read_thermal_zones
 
@@ -14,7 +13,7 @@ class ThermalZoneCollector(Collector):
     name = "thermal_zone"
     help = "Thermal zone temperatures (class/thermal/thermal_zone*)"
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         zones = require(read_thermal_zones(self.config.sysfs, rlog), "no thermal class")
         temps = families.temperature()
         for z in zones:

@@ -7,9 +7,8 @@ soft_temperature_limit), each ``now`` (bits 0-3) and ``since_boot`` (bits 16-19)
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily, Metric
-
 from edgemeter.exporter.collectors.base import NoData, PolledCollector
+from edgemeter.exporter.metric_family import Family, GaugeFamily
 from edgemeter.exporter.poller import POLL_PERIOD
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.vcgencmd import THROTTLE_BITS, Throttled, read_throttled_sysfs
@@ -26,13 +25,13 @@ class ThrottledCollector(PolledCollector):
             return None
         return self.vcgencmd().throttled()
 
-    def update(self, rlog: ReadLog) -> list[Metric]:
+    def update(self, rlog: ReadLog) -> list[Family]:
         state = read_throttled_sysfs(self.config.sysfs, rlog)  # read now: a file, no fork
         if state is None:
             state = self.latest()
             if state is None:  # the attribute went away since the last poll: served next time
                 raise NoData("get_throttled: no sysfs attribute and no vcgencmd reading yet")
-        flags = GaugeMetricFamily(
+        flags = GaugeFamily(
             "edge_throttled",
             "Firmware throttling flag, 0/1 (get_throttled bits 0-3 now, 16-19 since boot): the firmware "
             f"driver's sysfs attribute, read at scrape time; else vcgencmd, polled every {POLL_PERIOD:g} s "
