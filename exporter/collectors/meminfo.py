@@ -25,7 +25,7 @@ class MeminfoCollector(Collector):
     help = "Memory and swap (/proc/meminfo)"
 
     def update(self, rlog: ReadLog) -> list[Family]:
-        info = require(read_meminfo(self.config.procfs, rlog), "no /proc/meminfo")
+        info = require(read_meminfo(self.config.procfs, rlog, FIELDS), "no /proc/meminfo")
         out: list[Family] = []
         for field, metric in FIELDS.items():
             if field in info:

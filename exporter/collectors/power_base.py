@@ -59,12 +59,13 @@ class PowerCollector(Collector):
         """Watts, volts and amperes of ``readings``, then the sampler's energy and health."""
         watts, volts, amps = families.power(), families.voltage(), families.current()
         for r in readings:
+            labels = r.labels
             if r.watts is not None:
-                families.add(watts, r.watts, **r.labels)
+                watts.add_sample(watts.sample_name, labels, r.watts)
             if r.volts is not None:
-                families.add(volts, r.volts, **r.labels)
+                volts.add_sample(volts.sample_name, labels, r.volts)
             if r.amperes is not None:
-                families.add(amps, r.amperes, **r.labels)
+                amps.add_sample(amps.sample_name, labels, r.amperes)
         return [watts, volts, amps, *self.sampler_families()]
 
     def sampler_families(self) -> list[Family]:
@@ -73,7 +74,7 @@ class PowerCollector(Collector):
             return []
         energy = families.energy()
         for labels, joules in self.integrator.energy(self.name):
-            families.add(energy, joules, **labels)
+            energy.add_sample(energy.sample_name, labels, joules)
         stats = self.integrator.stats[self.name]
         rate = GaugeFamily(
             "edge_power_sample_rate_hertz",

@@ -6,7 +6,9 @@ become bytes, PSI microseconds become seconds.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from edgemeter.exporter.sensors.sysfs import ReadLog, parse_number, read_text
@@ -52,31 +54,42 @@ def read_cpu_times(procfs: str, rlog: ReadLog) -> list[CpuTimes] | None:
         if not line.startswith("cpu") or line.startswith("cpu "):
             continue
         name, *fields = line.split()
-        values = [parse_number(f) for f in fields[: len(CPU_MODES)]]
-        if len(values) < 4 or any(v is None for v in values):
+        try:
+            values = [float(f) for f in fields[: len(CPU_MODES)]]
+        except ValueError:
+            values = []
+        if len(values) < 4 or not all(math.isfinite(v) for v in values):
             rlog.error(os.path.join(procfs, "stat"), f"bad line {name}")
             continue
-        seconds = {mode: v / USER_HZ for mode, v in zip(CPU_MODES, values, strict=False) if v is not None}
+        seconds = {mode: v / USER_HZ for mode, v in zip(CPU_MODES, values, strict=False)}
         result.append(CpuTimes(cpu=name[3:], seconds=seconds))
     if not result:
         rlog.error(os.path.join(procfs, "stat"), "no per-cpu lines")
     return result
 
 
-def read_meminfo(procfs: str, rlog: ReadLog) -> dict[str, float] | None:
-    """/proc/meminfo as {field: bytes}; fields without a ``kB`` unit (HugePages_*) are counts."""
-    text = read_text(os.path.join(procfs, "meminfo"), rlog, whole=True)
+def read_meminfo(
+    procfs: str, rlog: ReadLog, fields: Collection[str] | None = None
+) -> dict[str, float] | None:
+    """/proc/meminfo as {field: bytes}; fields without a ``kB`` unit (HugePages_*) are counts.
+    With ``fields``, only those lines are parsed (a scrape serves eight of the fifty-odd lines);
+    a line that is not ``Key: value`` at all is an error either way."""
+    path = os.path.join(procfs, "meminfo")
+    text = read_text(path, rlog, whole=True)
     if text is None:
         return None
     result: dict[str, float] = {}
     for line in text.splitlines():
-        key, _, rest = line.partition(":")
+        key, colon, rest = line.partition(":")
+        key = key.strip()
+        if colon and fields is not None and key not in fields:
+            continue
         parts = rest.split()
         value = parse_number(parts[0]) if parts else None
         if value is None:
-            rlog.error(os.path.join(procfs, "meminfo"), f"bad line {key[:40]!r}")
+            rlog.error(path, f"bad line {key[:40]!r}")
             continue
-        result[key.strip()] = value * 1024 if len(parts) > 1 and parts[1] == "kB" else value
+        result[key] = value * 1024 if len(parts) > 1 and parts[1] == "kB" else value
     return result
 
 
