@@ -14,8 +14,13 @@ included: vcgencmd).
 collectors (throttled, firmware_clock; pmic from the sampler's cache) have no node_exporter
 counterpart, so node_exporter's figure there is the same tree without them.
 
+``--python PATH`` runs our exporter under another CPython of the same version, with this
+checkout's installed packages: Debian's ``/usr/bin/python3``, the interpreter Raspberry Pi OS
+ships (built with profile-guided optimisation, unlike a plain source build such as pyenv's),
+is what a Pi runs us on. The interpreter is printed with the figures.
+
 usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--board node-fixture|pi5] [--exporter-flag F]
-                                               [--json FILE]
+                                               [--python PATH] [--json FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import http.client
 import json
 import os
 import shutil
+import site
 import socket
 import statistics
 import subprocess
@@ -40,7 +46,14 @@ ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 NODE_COLLECTORS = ["cpu", "cpufreq", "hwmon", "thermal_zone", "meminfo", "stat", "loadavg"]
-TARGETS = {"ratio": 1.0, "p99_ms": 5.0, "rss_mb": 40.0}
+TARGETS = {"p99_ms": 5.0, "rss_mb": 40.0}
+# median ours/node: the Pi's is issue 14's (half of node_exporter's, as a Pi's scrape must be cheap)
+RATIO_TARGETS = {"node-fixture": 1.0, "pi5": 0.5}
+# our exporter under another interpreter: this checkout's site-packages, then the console script
+LAUNCH = (
+    "import site, sys; site.addsitedir(sys.argv.pop(1)); "
+    "from edgemeter.exporter.cli import main; sys.exit(main())"
+)
 
 
 def free_port() -> int:
@@ -122,6 +135,38 @@ def tree(board: str, tmp: Path) -> tuple[str, str, list[str]]:
     return str(tmp / "sys"), str(SHARED / "fixtures/node_exporter/proc"), []
 
 
+def exporter_command(python: str | None) -> list[str]:
+    """How to start our exporter: the console script, or ``python`` with this checkout's packages."""
+    if python is None:
+        return [str(Path(sys.executable).parent / "exporter")]
+    try:
+        version = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"scrape.py: --python {python}: cannot run it ({exc})")
+    if tuple(map(int, version)) != sys.version_info[:2]:
+        sys.exit(
+            f"scrape.py: --python {python} is Python {'.'.join(version)}; the packages installed here "
+            f"are for {sys.version_info[0]}.{sys.version_info[1]}"
+        )
+    return [python, "-c", LAUNCH, site.getsitepackages()[0]]
+
+
+def interpreter(command: list[str]) -> str:
+    """The interpreter our exporter runs under, as printed with the figures."""
+    python = command[0] if len(command) > 1 else sys.executable
+    built = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{python} (Python {built})"
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -144,7 +189,13 @@ def main() -> int:
         metavar="FLAG",
         help="one more flag for our exporter (repeatable), e.g. --exporter-flag=--no-collector.throttled",
     )
+    ap.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run our exporter under this CPython (same version): /usr/bin/python3 is Debian's, as on a Pi",
+    )
     args = ap.parse_args()
+    ours_cmd = exporter_command(args.python)
     node_bin = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if node_bin is None:
         sys.exit("benchmark: install Debian's prometheus-node-exporter (scripts/test.sh does)")
@@ -167,7 +218,7 @@ def main() -> int:
             ours = Target(
                 "edgemeter",
                 [
-                    str(Path(sys.executable).parent / "exporter"),
+                    *ours_cmd,
                     "--listen",
                     f"127.0.0.1:{our_port}",
                     "--sysfs",
@@ -208,7 +259,9 @@ def main() -> int:
             "body_bytes_gzip": t.bytes,
         }
     ratio = fig["edgemeter"]["median_ms"] / fig["node_exporter"]["median_ms"]
+    ratio_target = RATIO_TARGETS[args.board]
     print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same tree ({args.board})")
+    print(f"edgemeter under {interpreter(ours_cmd)}")
     print(f"{'':24}{'node_exporter':>15}{'edgemeter':>12}   target")
     rows = [
         ("median (ms)", "median_ms", ""),
@@ -220,15 +273,17 @@ def main() -> int:
     ]
     for label, key, target in rows:
         print(f"{label:24}{fig['node_exporter'][key]:>15.2f}{fig['edgemeter'][key]:>12.2f}   {target}")
-    print(f"{'median ratio ours/node':24}{ratio:>27.2f}   <= {TARGETS['ratio']:g}")
+    print(f"{'median ratio ours/node':24}{ratio:>27.2f}   <= {ratio_target:g}")
     met = (
-        ratio <= TARGETS["ratio"]
+        ratio <= ratio_target
         and fig["edgemeter"]["p99_ms"] < TARGETS["p99_ms"]
         and fig["edgemeter"]["rss_mb"] < TARGETS["rss_mb"]
     )
     print("targets met" if met else "TARGETS MISSED")
     if args.json:
-        Path(args.json).write_text(json.dumps({**fig, "ratio": ratio, "targets_met": met}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({**fig, "ratio": ratio, "ratio_target": ratio_target, "targets_met": met}, indent=2)
+        )
     return 0
 
 

@@ -259,11 +259,14 @@ class MetricsHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in {**self.server.web.headers, **(extra or {})}.items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        # head and body in one write: one segment, so the client wakes once per answer
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):  # every answer is logged: format only when it shows
+            log.debug("%s %s", self.address_string(), format % args)
 
 
 def landing_page(board: str, collectors: list[str]) -> Callable[[], str]:
