@@ -50,6 +50,31 @@ def test_scrape_benchmark_on_the_pi5_tree(tmp_path: Path) -> None:
     printed, figures = bench("scrape.py", tmp_path, "--scrapes", "10", "--board", "pi5")
     assert "same tree (pi5)" in printed
     assert figures["edgemeter"]["median_ms"] > 0
+    assert figures["ratio_target"] == 0.5  # issue 14's target for a Pi
+
+
+@needs_node_exporter
+def test_scrape_benchmark_runs_ours_under_another_interpreter(tmp_path: Path) -> None:
+    """--python starts our exporter from that interpreter with this checkout's packages (the way
+    the benchmark runs it under Debian's python3); here the same interpreter, by another path."""
+    python = str(Path(sys.executable).resolve())
+    printed, figures = bench("scrape.py", tmp_path, "--scrapes", "5", "--board", "pi5", "--python", python)
+    assert f"edgemeter under {python} (Python " in printed
+    assert figures["edgemeter"]["median_ms"] > 0 and figures["edgemeter"]["body_bytes_gzip"] > 1000
+
+
+def test_scrape_benchmark_refuses_an_interpreter_of_another_version(tmp_path: Path) -> None:
+    other = tmp_path / "python9"
+    other.write_text("#!/bin/sh\necho 9 1\n")
+    other.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scrape.py"), "--board", "pi5", "--python", str(other)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"--python {other} is Python 9.1" in done.stderr
 
 
 def test_sampler_benchmark_runs(tmp_path: Path) -> None:
