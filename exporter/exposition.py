@@ -58,12 +58,18 @@ def render_families(families: Iterable[Metric | Family]) -> bytes:
     """``families`` as text exposition."""
     out: list[str] = []
     append = out.append
-    isfinite = math.isfinite
     for family in families:
         append(_header(family))
         if isinstance(family, Family):
             for series, value in family.rows:
-                number = repr(value) if type(value) is float and isfinite(value) else _number(value)
+                # value - value is 0 for a finite float, NaN for inf and NaN: no call on the hot path
+                kind = type(value)
+                if kind is float and value - value == 0:
+                    number = repr(value)
+                elif kind is int:  # counts and flags: written as the float they are in the format
+                    number = repr(float(value))
+                else:
+                    number = _number(value)
                 append(f"{series[0]} {number}\n")
             continue
         for s in family.samples:

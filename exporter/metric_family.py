@@ -88,8 +88,12 @@ class Family:
 
     def add_sample(self, name: str, labels: Mapping[str, str], value: float) -> None:
         """One sample with its own label set (families merged across collectors differ in labels)."""
-        names = tuple(labels)
-        self.rows.append((_series(_known(name, names), name, names, tuple(labels.values())), value))
+        names, values = tuple(labels), tuple(labels.values())
+        known = _SERIES.get((name, names))
+        series = known.get(values) if known is not None else None  # the hot path: seen before
+        if series is None:
+            series = _series(_known(name, names), name, names, values)
+        self.rows.append((series, value))
 
     def extend(self, other: Family) -> None:
         """Take ``other``'s samples (the same name from another collector)."""

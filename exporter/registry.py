@@ -44,11 +44,6 @@ class EdgeCollector:
         """Nothing to describe up front: stops the registry from calling collect() at registration."""
         return []
 
-    def _timed(self, collector: Collector) -> tuple[list[Family], bool, int, float]:
-        start = time.perf_counter()
-        families, ok, failed = self._run(collector)
-        return families, ok, failed, time.perf_counter() - start
-
     def _run(self, collector: Collector) -> tuple[list[Family], bool, int]:
         rlog = ReadLog()
         try:
@@ -99,15 +94,20 @@ class EdgeCollector:
             "Sensor readings that failed (unreadable, empty, garbage) or collector failures.",
             labels=labels,
         )
+        clock = time.perf_counter
         for collector in self.collectors:
-            if only is not None and collector.name not in only:
+            name = collector.name
+            if only is not None and name not in only:
                 continue
-            families, ok, failed, took = self._timed(collector)
-            duration.add_metric([collector.name], took)
-            success.add_metric([collector.name], 1 if ok else 0)
+            start = clock()
+            families, ok, failed = self._run(collector)
+            took = clock() - start
+            label = (name,)
+            duration.add_metric(label, took)
+            success.add_metric(label, 1 if ok else 0)
             with self._lock:
-                self._errors[collector.name] += failed
-                errors.add_metric([collector.name], self._errors[collector.name])
+                self._errors[name] += failed
+                errors.add_metric(label, self._errors[name])
             found += families
         yield from merged(found)
         yield success

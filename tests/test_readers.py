@@ -33,6 +33,35 @@ def test_shared_cpufreq_policies_fan_out_to_their_cpus(orin) -> None:
         assert f.max_hertz == int((policy / "cpuinfo_max_freq").read_text()) * 1000
 
 
+def test_old_per_cpu_cpufreq_directories_without_policies(tmp_path) -> None:
+    """Kernels before policy directories: real cpuN/cpufreq/ dirs, read per CPU; an attribute the
+    driver lacks is absent (no error) and cpuinfo_cur_freq stands in for a missing scaling_cur_freq."""
+    for cpu, attrs in {
+        "0": {"scaling_cur_freq": "1200000", "cpuinfo_max_freq": "1500000", "scaling_governor": "ondemand"},
+        "1": {"cpuinfo_cur_freq": "600000"},
+    }.items():
+        d = tmp_path / f"devices/system/cpu/cpu{cpu}/cpufreq"
+        d.mkdir(parents=True)
+        for name, text in attrs.items():
+            (d / name).write_text(text + "\n")
+    (tmp_path / "devices/system/cpu/cpuidle").mkdir()  # not a CPU
+    rlog = ReadLog()
+    freqs = {f.cpu: f for f in read_cpu_frequencies(str(tmp_path), rlog) or []}
+    assert rlog.errors == [] and sorted(freqs) == ["0", "1"]
+    assert (freqs["0"].current_hertz, freqs["0"].max_hertz, freqs["0"].governor) == (1.2e9, 1.5e9, "ondemand")
+    assert freqs["0"].min_hertz is None and freqs["1"].current_hertz == 6e8
+
+
+def test_garbage_scaling_cur_freq_is_an_error_not_a_fallback(orin) -> None:
+    policy0 = orin.sysfs / "devices/system/cpu/cpufreq/policy0"
+    (policy0 / "scaling_cur_freq").write_text("garbage\n")
+    (policy0 / "cpuinfo_cur_freq").write_text("729600\n")
+    rlog = ReadLog()
+    freqs = {f.cpu: f for f in read_cpu_frequencies(str(orin.sysfs), rlog) or []}
+    assert len(rlog.errors) == 1 and "scaling_cur_freq" in rlog.errors[0]
+    assert freqs["0"].current_hertz is None and freqs["4"].current_hertz is not None
+
+
 @pytest.mark.parametrize(
     ("text", "cpus"),
     [("0-3", ["0", "1", "2", "3"]), ("0 1 4", ["0", "1", "4"]), ("0-1,6", ["0", "1", "6"]), ("", [])],

@@ -40,13 +40,15 @@ def parse_cpu_list(text: str) -> list[str]:
 
 
 def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | str | None]:
-    names = set(list_dir(path) or ())
+    """A policy's (or an old per-CPU directory's) attributes. Each is read straight away, and one
+    the driver lacks is absent, not an error: cheaper than listing the directory first."""
 
     def get(attr: str) -> float | None:
-        return read_number(os.path.join(path, attr), rlog, _KHZ) if attr in names else None
+        return read_number(f"{path}/{attr}", rlog, _KHZ, required=False)
 
+    errors = len(rlog.errors)
     current = get("scaling_cur_freq")
-    if current is None and "scaling_cur_freq" not in names:
+    if current is None and len(rlog.errors) == errors:  # absent, not garbage: the driver's own
         current = get("cpuinfo_cur_freq")
     return {
         "current_hertz": current,
@@ -54,9 +56,7 @@ def _read_domain(path: str, rlog: ReadLog) -> dict[str, float | str | None]:
         "min_hertz": get("cpuinfo_min_freq"),
         "scaling_max_hertz": get("scaling_max_freq"),
         "scaling_min_hertz": get("scaling_min_freq"),
-        "governor": read_text(os.path.join(path, "scaling_governor"), rlog)
-        if "scaling_governor" in names
-        else None,
+        "governor": read_text(f"{path}/scaling_governor", rlog),
     }
 
 
@@ -76,7 +76,9 @@ def read_cpu_frequencies(sysfs: str, rlog: ReadLog) -> list[CpuFrequency] | None
         values = _read_domain(path, rlog)
         for cpu in cpus:
             result[cpu] = CpuFrequency(cpu=cpu, **values)
-    for entry in list_dir(cpu_root) or ():
+    # CPUs without a policy: the old per-CPU layout, where the kernel has no policy directories
+    # at all (with them, every CPU with cpufreq is in a policy: no need to list every cpuN)
+    for entry in () if result else list_dir(cpu_root) or ():
         cpu = entry[3:]
         if not entry.startswith("cpu") or not cpu.isdigit() or cpu in result:
             continue

@@ -58,7 +58,7 @@ def read_cpu_times(procfs: str, rlog: ReadLog) -> list[CpuTimes] | None:
             values = [float(f) for f in fields[: len(CPU_MODES)]]
         except ValueError:
             values = []
-        if len(values) < 4 or not all(math.isfinite(v) for v in values):
+        if len(values) < 4 or not math.isfinite(sum(values)):  # one inf or nan makes the sum one
             rlog.error(os.path.join(procfs, "stat"), f"bad line {name}")
             continue
         seconds = {mode: v / USER_HZ for mode, v in zip(CPU_MODES, values, strict=False)}

@@ -45,9 +45,9 @@ def read_thermal_zones(sysfs: str, rlog: ReadLog) -> list[ThermalZone] | None:
         return None  # the class without zones (cooling devices only): no sensor of this kind
     zones = []
     for name in names:
-        path = os.path.join(base, name)
-        kind = read_text(os.path.join(path, "type"), rlog, required=True)
-        celsius = read_number(os.path.join(path, "temp"), rlog, 0.001)
+        path = f"{base}/{name}"
+        kind = read_text(f"{path}/type", rlog, required=True)
+        celsius = read_number(f"{path}/temp", rlog, 0.001)
         if kind is None or celsius is None:
             continue
         zones.append(ThermalZone(zone=name[len("thermal_zone") :], type=kind, celsius=celsius))
@@ -65,10 +65,10 @@ def read_cooling_devices(sysfs: str, rlog: ReadLog) -> list[CoolingDevice] | Non
         return None  # the class without cooling devices: no sensor of this kind
     devices = []
     for name in names:
-        path = os.path.join(base, name)
-        kind = read_text(os.path.join(path, "type"), rlog, required=True)
-        cur = read_number(os.path.join(path, "cur_state"), rlog)
-        top = read_number(os.path.join(path, "max_state"), rlog)
+        path = f"{base}/{name}"
+        kind = read_text(f"{path}/type", rlog, required=True)
+        cur = read_number(f"{path}/cur_state", rlog)
+        top = read_number(f"{path}/max_state", rlog)
         if kind is None or cur is None or top is None:
             continue
         devices.append(CoolingDevice(device=name, type=kind, cur_state=cur, max_state=top))
