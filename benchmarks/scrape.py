@@ -10,17 +10,22 @@ read. Prints both medians, p99s, the ratio, RSS and CPU seconds per 1,000 scrape
 included: vcgencmd).
 
 ``--board pi5`` serves the Raspberry Pi 5 fixture tree instead (tests/boardtrees.py) with its
-``vcgencmd`` stand-in, a shell script forked like the real tool: the Pi profile's firmware
-collectors (throttled, firmware_clock; pmic from the sampler's cache) have no node_exporter
-counterpart, so node_exporter's figure there is the same tree without them.
+``vcgencmd`` stand-in, a shell script forked like the real tool. There both read the same
+sensors: node_exporter adds its pressure collector, and ours runs the collectors that read what
+node_exporter's read (cpu, cpufreq, hwmon, thermal_zone with cooling_device, which
+node_exporter's thermal_zone collector also serves, meminfo, loadavg, pressure). Issue 14's
+target (half node_exporter's median) is for this. ``--pi-profile`` runs our whole Pi profile
+instead. Its five more collectors have no node_exporter counterpart: board_info, throttled,
+firmware_clock, pmic (from the sampler's cache) and hailo. That figure is what a Pi user's
+scrape costs, printed without a target.
 
 ``--python PATH`` runs our exporter under another CPython of the same version, with this
 checkout's installed packages: Debian's ``/usr/bin/python3``, the interpreter Raspberry Pi OS
 ships (built with profile-guided optimisation, unlike a plain source build such as pyenv's),
 is what a Pi runs us on. The interpreter is printed with the figures.
 
-usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--board node-fixture|pi5] [--exporter-flag F]
-                                               [--python PATH] [--json FILE]
+usage: .venv/bin/python benchmarks/scrape.py [--scrapes N] [--board node-fixture|pi5] [--pi-profile]
+                                               [--exporter-flag F] [--python PATH] [--json FILE]
 """
 
 from __future__ import annotations
@@ -46,9 +51,24 @@ ACCEPT = (
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
 NODE_COLLECTORS = ["cpu", "cpufreq", "hwmon", "thermal_zone", "meminfo", "stat", "loadavg"]
+# the Pi tree, both reading the same sensors: node_exporter with its pressure collector (we serve
+# PSI too), ours with the collectors that read what those read (its thermal_zone collector serves
+# cooling devices as well)
+PI_NODE_COLLECTORS = [*NODE_COLLECTORS, "pressure"]
+PI_SAME_SENSORS = [
+    "cpu",
+    "cpufreq",
+    "hwmon",
+    "thermal_zone",
+    "cooling_device",
+    "meminfo",
+    "loadavg",
+    "pressure",
+]
 TARGETS = {"p99_ms": 5.0, "rss_mb": 40.0}
-# median ours/node: the Pi's is issue 14's (half of node_exporter's, as a Pi's scrape must be cheap)
-RATIO_TARGETS = {"node-fixture": 1.0, "pi5": 0.5}
+# median ours/node: the Pi's is issue 14's (half of node_exporter's, as a Pi's scrape must be cheap);
+# the whole Pi profile (--pi-profile) reads more than node_exporter can, so it has none
+RATIO_TARGETS: dict[str, float | None] = {"node-fixture": 1.0, "pi5": 0.5, "pi5 profile": None}
 # our exporter under another interpreter: this checkout's site-packages, then the console script
 LAUNCH = (
     "import site, sys; site.addsitedir(sys.argv.pop(1)); "
@@ -115,14 +135,18 @@ class Target:
         self.proc.wait(timeout=10)
 
 
-def tree(board: str, tmp: Path) -> tuple[str, str, list[str]]:
-    """(sysfs, procfs, extra exporter flags) for the chosen tree, built under ``tmp``."""
+def tree(board: str, tmp: Path, profile: bool = False) -> tuple[str, str, list[str], list[str]]:
+    """(sysfs, procfs, extra flags for ours, node_exporter's collectors) for the chosen tree, built
+    under ``tmp``; ``profile``: ours runs the whole Pi profile, not the same sensors."""
     if board == "pi5":
         sys.path.insert(0, str(REPO / "tests"))
         from boardtrees import BOARDS
 
         pi = BOARDS["pi5"](tmp / "pi5")
-        return str(pi.sysfs), str(pi.procfs), ["--vcgencmd", str(pi.vcgencmd)]
+        ours = ["--vcgencmd", str(pi.vcgencmd)]
+        if not profile:
+            ours += ["--collector.disable-defaults", *(f"--collector.{c}" for c in PI_SAME_SENSORS)]
+        return str(pi.sysfs), str(pi.procfs), ours, PI_NODE_COLLECTORS
     archive = SHARED / "fixtures/node_exporter/sys.ttar"
     if not archive.is_file():
         raise SystemExit(
@@ -132,7 +156,7 @@ def tree(board: str, tmp: Path) -> tuple[str, str, list[str]]:
     subprocess.run(
         [sys.executable, str(SHARED / "tools/ttar_extract.py"), str(archive), str(tmp)], check=True
     )
-    return str(tmp / "sys"), str(SHARED / "fixtures/node_exporter/proc"), []
+    return str(tmp / "sys"), str(SHARED / "fixtures/node_exporter/proc"), [], NODE_COLLECTORS
 
 
 def exporter_command(python: str | None) -> list[str]:
@@ -194,13 +218,21 @@ def main() -> int:
         metavar="PATH",
         help="run our exporter under this CPython (same version): /usr/bin/python3 is Debian's, as on a Pi",
     )
+    ap.add_argument(
+        "--pi-profile",
+        action="store_true",
+        help="with --board pi5: ours runs its whole Pi profile (five collectors node_exporter lacks too)",
+    )
     args = ap.parse_args()
+    if args.pi_profile and args.board != "pi5":
+        ap.error("--pi-profile: only with --board pi5")
     ours_cmd = exporter_command(args.python)
+    case = "pi5 profile" if args.pi_profile else args.board
     node_bin = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
     if node_bin is None:
         sys.exit("benchmark: install Debian's prometheus-node-exporter (scripts/test.sh does)")
     with tempfile.TemporaryDirectory() as tmp:
-        sysfs, procfs, board_args = tree(args.board, Path(tmp))
+        sysfs, procfs, board_args, node_collectors = tree(args.board, Path(tmp), args.pi_profile)
         node_port, our_port = free_port(), free_port()
         node = Target(
             "node_exporter",
@@ -210,7 +242,7 @@ def main() -> int:
                 f"--path.sysfs={sysfs}",
                 f"--path.procfs={procfs}",
                 "--collector.disable-defaults",
-                *(f"--collector.{c}" for c in NODE_COLLECTORS),
+                *(f"--collector.{c}" for c in node_collectors),
             ],
             node_port,
         )
@@ -259,8 +291,8 @@ def main() -> int:
             "body_bytes_gzip": t.bytes,
         }
     ratio = fig["edgemeter"]["median_ms"] / fig["node_exporter"]["median_ms"]
-    ratio_target = RATIO_TARGETS[args.board]
-    print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same tree ({args.board})")
+    ratio_target = RATIO_TARGETS[case]
+    print(f"{args.scrapes} scrapes each, alternating, keep-alive, gzip, same tree ({case})")
     print(f"edgemeter under {interpreter(ours_cmd)}")
     print(f"{'':24}{'node_exporter':>15}{'edgemeter':>12}   target")
     rows = [
@@ -273,9 +305,10 @@ def main() -> int:
     ]
     for label, key, target in rows:
         print(f"{label:24}{fig['node_exporter'][key]:>15.2f}{fig['edgemeter'][key]:>12.2f}   {target}")
-    print(f"{'median ratio ours/node':24}{ratio:>27.2f}   <= {ratio_target:g}")
+    wanted = "none: ours reads more" if ratio_target is None else f"<= {ratio_target:g}"
+    print(f"{'median ratio ours/node':24}{ratio:>27.2f}   {wanted}")
     met = (
-        ratio <= ratio_target
+        (ratio_target is None or ratio <= ratio_target)
         and fig["edgemeter"]["p99_ms"] < TARGETS["p99_ms"]
         and fig["edgemeter"]["rss_mb"] < TARGETS["rss_mb"]
     )
