@@ -134,21 +134,31 @@ class HwmonCollector(PowerCollector):
             "1 while a supply voltage is below its critical limit (hwmon in*_lcrit_alarm; rpi_volt on a Pi).",
         )
         for chip in chips:
-            where = {"chip": chip.name, "hwmon": chip.hwmon}
-            for r in chip.readings.get("temp", ()):
-                families.add(
-                    temps, r.value, sensor=r.label or r.channel, source=SOURCE, channel=r.channel, **where
-                )
-            for r in chip.readings.get("fan", ()):
-                families.add(rpm, r.value, fan=r.label or r.channel, channel=r.channel, **where)
-            for r in chip.readings.get("pwm", ()):
+            name, hwmon, found = chip.name, chip.hwmon, chip.readings
+            for r in found.get("temp", ()):
+                sensor = r.label or r.channel
+                labels = {
+                    "sensor": sensor,
+                    "source": SOURCE,
+                    "channel": r.channel,
+                    "chip": name,
+                    "hwmon": hwmon,
+                }
+                temps.add_sample(temps.sample_name, labels, r.value)
+            for r in found.get("fan", ()):
+                labels = {"fan": r.label or r.channel, "channel": r.channel, "chip": name, "hwmon": hwmon}
+                rpm.add_sample(rpm.sample_name, labels, r.value)
+            for r in found.get("pwm", ()):
                 fan = r.label or "fan" + r.channel[len("pwm") :]
-                families.add(duty, r.value, fan=fan, channel=r.channel, **where)
-            for r in chip.readings.get("lcrit_alarm", ()):
-                families.add(alarm, r.value, channel=r.channel, **where)
-            for r in chip.readings.get("energy", ()):
-                families.add(
-                    energy, r.value, rail=r.label or r.channel, source=SOURCE, channel=r.channel, **where
+                labels = {"fan": fan, "channel": r.channel, "chip": name, "hwmon": hwmon}
+                duty.add_sample(duty.sample_name, labels, r.value)
+            for r in found.get("lcrit_alarm", ()):
+                alarm.add_sample(
+                    alarm.sample_name, {"channel": r.channel, "chip": name, "hwmon": hwmon}, r.value
                 )
+            for r in found.get("energy", ()):
+                rail = r.label or r.channel
+                labels = {"rail": rail, "source": SOURCE, "channel": r.channel, "chip": name, "hwmon": hwmon}
+                energy.add_sample(energy.sample_name, labels, r.value)
         power = self.power_families(_power(chips))  # watts, then the sampler's integrated energy
         return [temps, rpm, duty, alarm, energy, *power]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
@@ -32,14 +33,13 @@ SCALE = {
 _ATTR = re.compile(r"^(?:(temp|fan|in|curr|power|energy)(\d+)_input|pwm(\d+)|in(\d+)_lcrit_alarm|rpm)$")
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One hwmon channel's value in base units."""
+class Reading(NamedTuple):
+    """One hwmon channel's value in base units (a named tuple: a scrape makes one per reading)."""
 
     channel: str  # "temp2", "fan1", "pwm1", "in0_lcrit_alarm"
     value: float
     label: str | None = None  # the driver's ``<channel>_label`` (for pwmN: fanN's label)
-    path: str = field(default="", compare=False, repr=False)  # its value file (the C sampler reads it)
+    path: str = ""  # its value file (the C sampler reads it)
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,7 @@ def _read_chip(hwmon: str, chip_dir: str, kinds: Collection[str], rlog: ReadLog)
                 continue
             label_file = f"{label_stem}_label"
             label = read_text(f"{path}/{label_file}", rlog) if label_file in names else None
-            found.setdefault(kind, []).append(
-                Reading(channel=channel, value=value, label=label, path=f"{path}/{entry}")
-            )
+            found.setdefault(kind, []).append(Reading(channel, value, label, f"{path}/{entry}"))
     return Chip(hwmon=hwmon, name=name or hwmon, readings={k: tuple(v) for k, v in found.items()})
 
 
