@@ -13,7 +13,8 @@ import pytest
 
 from edgemeter.exporter.collectors.ina3221 import Ina3221Collector
 from edgemeter.exporter.collectors.rapl import ROOT_ONLY, RaplCollector
-from edgemeter.exporter.sensors import sysfs
+from edgemeter.exporter.sensors import globbed, sysfs
+from edgemeter.exporter.sensors.gpu_load import CANDIDATES
 from edgemeter.exporter.sensors.ina3221 import read_ina3221
 from edgemeter.exporter.sensors.sysfs import ReadLog
 
@@ -100,6 +101,28 @@ def test_ina3221_iio_driver_on_the_nano(tmp_path) -> None:
 def test_jetson_gpu_load(orin) -> None:
     data = samples(make_scraper(board_config(orin))())
     assert value(data, "edge_gpu_utilization_ratio", gpu="0") == pytest.approx(0.123)
+
+
+def test_the_gpu_load_file_is_globbed_once_not_at_every_scrape(orin, monkeypatch) -> None:
+    """Its place varies by L4T release: eighteen globs a scrape listed devices/platform six times."""
+    calls: list[str] = []
+    real = globbed.glob.glob
+    monkeypatch.setattr(globbed.glob, "glob", lambda pattern: calls.append(pattern) or real(pattern))
+    scrape = make_scraper(board_config(orin), ["gpu_load"])
+    loads = [value(samples(scrape()), "edge_gpu_utilization_ratio", gpu="0") for _ in range(5)]
+    assert loads == [pytest.approx(0.123)] * 5
+    assert 0 < len(calls) <= len(CANDIDATES)  # the first scrape's search, then the remembered file
+
+
+def test_a_gpu_load_file_that_moves_is_found_again(orin) -> None:
+    """A driver rebound elsewhere (another L4T's path): the scrape after it reads the new file."""
+    scrape = make_scraper(board_config(orin), ["gpu_load"])
+    assert value(samples(scrape()), "edge_gpu_utilization_ratio", gpu="0") == pytest.approx(0.123)
+    (orin.sysfs / "devices/platform/gpu.0/load").unlink()
+    write_tree(orin.sysfs, {"devices/platform/bus@0/17000000.gpu/load": "456\n"})
+    data = samples(scrape())
+    assert value(data, "edge_collector_success", collector="gpu_load") == 1
+    assert value(data, "edge_gpu_utilization_ratio", gpu="0") == pytest.approx(0.456)
 
 
 def test_hwmon_power_and_energy(orin) -> None:

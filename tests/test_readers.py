@@ -153,3 +153,25 @@ def test_cpu_share_is_process_time_over_busy_time_per_window() -> None:
     assert got == {"ollama": pytest.approx(0.75)}
     assert share.update(2.2, 110.0, {"ollama": 19.0}) == got  # too soon: reused
     assert share.update(3.5, 112.0, {"ollama": 13.0}) == {"ollama": 0.0}  # never negative
+
+
+def test_a_file_found_by_glob_is_remembered_and_a_missing_one_searched_again_later(
+    tmp_path, monkeypatch
+) -> None:
+    from edgemeter.exporter.sensors import globbed
+
+    now = [1000.0]
+    monkeypatch.setattr(globbed.time, "monotonic", lambda: now[0])
+    patterns = ("devices/platform/*.gpu/load", "devices/gpu.0/load")
+    assert globbed.find(str(tmp_path), patterns) is None
+    (tmp_path / "devices/gpu.0").mkdir(parents=True)
+    (tmp_path / "devices/gpu.0/load").write_text("1\n")
+    now[0] += globbed.REGLOB_AFTER - 1
+    assert globbed.find(str(tmp_path), patterns) is None  # not searched again yet
+    now[0] += 2
+    assert globbed.find(str(tmp_path), patterns) == f"{tmp_path}/devices/gpu.0/load"
+    (tmp_path / "devices/platform/a.gpu").mkdir(parents=True)  # an earlier pattern matches now
+    (tmp_path / "devices/platform/a.gpu/load").write_text("2\n")
+    assert globbed.find(str(tmp_path), patterns) == f"{tmp_path}/devices/gpu.0/load"  # remembered
+    globbed.forget(str(tmp_path), patterns)
+    assert globbed.find(str(tmp_path), patterns) == f"{tmp_path}/devices/platform/a.gpu/load"

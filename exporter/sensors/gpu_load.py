@@ -9,9 +9,9 @@ through several of these paths.
 
 from __future__ import annotations
 
-import glob
 import os
 
+from edgemeter.exporter.sensors import globbed
 from edgemeter.exporter.sensors.sysfs import ReadLog, read_number
 
 _GPU_NAMES = ("gpu.0", "*.gpu", "*.ga10b", "*.gv11b", "*.gp10b", "*.gm20b")
@@ -23,9 +23,14 @@ CANDIDATES = tuple(
 
 
 def read_gpu_load(sysfs: str, rlog: ReadLog) -> float | None:
-    """GPU busy ratio 0-1; None when no load file exists (not a Jetson)."""
-    root = glob.escape(sysfs)
-    for pattern in CANDIDATES:
-        for path in sorted(glob.glob(os.path.join(root, pattern))):
+    """GPU busy ratio 0-1; None when no load file exists (not a Jetson). The file is found by
+    glob once (exporter/sensors/globbed.py): eighteen globs a scrape would list
+    ``devices/platform`` six times on a Jetson."""
+    for _ in range(2):  # the remembered file or, where it went away (a driver rebound), the new one
+        path = globbed.find(sysfs, CANDIDATES)
+        if path is None:
+            return None
+        if os.path.exists(path):
             return read_number(path, rlog, 0.001)
+        globbed.forget(sysfs, CANDIDATES)
     return None

@@ -8,16 +8,13 @@ resolved once at start-up; a missing binary is "no data", not an error.
 
 from __future__ import annotations
 
-import glob
-import math
 import os
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 
-from edgemeter.exporter.sensors import NoData
+from edgemeter.exporter.sensors import NoData, globbed
 from edgemeter.exporter.sensors.sysfs import ReadLog, parse_number, read_text
 
 # get_throttled bits: (bit now, bit since boot) -> condition
@@ -71,32 +68,14 @@ THROTTLED_SYSFS = (
 )
 
 
-REGLOB_AFTER = 60.0  # seconds: a kernel without the attribute is searched again this often
-_found: dict[str, tuple[str | None, float]] = {}  # sysfs root -> (attribute path, when globbed)
-
-
-def throttled_attribute(sysfs: str) -> str | None:
-    """The get_throttled attribute under ``sysfs``, found by glob once and remembered (three
-    globs cost a Pi more than the read); where there is none, searched again every minute."""
-    path, when = _found.get(sysfs, (None, -math.inf))
-    if path is not None or time.monotonic() - when < REGLOB_AFTER:
-        return path
-    for pattern in THROTTLED_SYSFS:
-        for path in sorted(glob.glob(os.path.join(glob.escape(sysfs), pattern))):
-            _found[sysfs] = (path, time.monotonic())
-            return path
-    _found[sysfs] = (None, time.monotonic())
-    return None
-
-
 def read_throttled_sysfs(sysfs: str, rlog: ReadLog) -> Throttled | None:
     """The firmware's throttling bits from sysfs, without a fork; None where the kernel lacks the
     attribute (then vcgencmd is asked)."""
-    path = throttled_attribute(sysfs)
+    path = globbed.find(sysfs, THROTTLED_SYSFS)
     if path is None:
         return None
     if not os.path.exists(path):  # the driver went away: search again now
-        _found.pop(sysfs, None)
+        globbed.forget(sysfs, THROTTLED_SYSFS)
         return None
     text = read_text(path, rlog)
     if text is None:
