@@ -64,6 +64,13 @@ class Exporter:
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait(self.port, self.proc)
+        # The port accepts as soon as it is bound, before the sampler and poller have started;
+        # a page is answered only once they have, so its CPU from here on is the steady state's,
+        # not the start-up's (imports, the first scans) that a short round would charge to it.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", "/metrics")
+        conn.getresponse().read()
+        conn.close()
         self.scrapes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._scrape, daemon=True)

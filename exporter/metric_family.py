@@ -65,16 +65,17 @@ class Family:
 
     __slots__ = ("_known", "documentation", "labelnames", "name", "rows", "sample_name")
     type = "untyped"
+    suffix = ""  # of the samples' name: a counter's "_total"
 
     def __init__(
         self, name: str, documentation: str, value: float | None = None, labels: Sequence[str] = ()
     ) -> None:
-        self.name = name
-        self.sample_name = name
+        self.name = name.removesuffix(self.suffix) if self.suffix else name
+        self.sample_name = self.name + self.suffix
         self.documentation = documentation
         self.labelnames = tuple(labels)
         self.rows: list[tuple[Series, float]] = []
-        self._known = _known(name, self.labelnames)
+        self._known = _known(self.sample_name, self.labelnames)
         if value is not None:
             self.add_metric((), value)
 
@@ -101,7 +102,8 @@ class Family:
 
     @property
     def samples(self) -> list[Sample]:
-        return [Sample(series[1], series[2], value) for series, value in self.rows]
+        """The samples as prometheus_client has them (label dicts copied: the cached ones stay intact)."""
+        return [Sample(series[1], dict(series[2]), value) for series, value in self.rows]
 
 
 class GaugeFamily(Family):
@@ -114,16 +116,7 @@ class CounterFamily(Family):
 
     __slots__ = ()
     type = "counter"
-
-    def __init__(
-        self, name: str, documentation: str, value: float | None = None, labels: Sequence[str] = ()
-    ) -> None:
-        base = name.removesuffix("_total")
-        super().__init__(base, documentation, labels=labels)
-        self.sample_name = base + "_total"
-        self._known = _known(self.sample_name, self.labelnames)
-        if value is not None:
-            self.add_metric((), value)
+    suffix = "_total"
 
 
 def merged(families: Iterable[Family]) -> list[Family]:
