@@ -9,7 +9,7 @@ import pytest
 
 from edgemeter.exporter.sensors import sysfs
 
-from boardtrees import BOARDS
+from boardtrees import BOARDS, write_tree
 from conftest import board_config, default_names, make_scraper
 from helpers import samples, select, value
 
@@ -68,6 +68,34 @@ def test_jetson_clocks_pinned_is_every_cpu_policy_and_the_gpu_at_its_max(tmp_pat
     assert value(samples(scrape()), "edge_jetson_clocks_pinned") == 1
     (cpufreq / "policy4/scaling_min_freq").write_text("115200\n")  # one cluster let go
     assert value(samples(scrape()), "edge_jetson_clocks_pinned") == 0
+
+
+def test_only_gpu_devfreq_devices_are_the_gpu_scrape_after_scrape(tmp_path) -> None:
+    """Which devfreq devices are GPUs is remembered per entry: the video engine stays out, and a
+    GPU entry that appears later is found."""
+    tree = BOARDS["jetson_orin"](tmp_path / "orin")
+    write_tree(
+        tree.sysfs,
+        {
+            "class/devfreq/15340000.vic/device/of_node/name": "vic\n",
+            "class/devfreq/15340000.vic/cur_freq": "115200000\n",
+            "class/devfreq/15340000.vic/min_freq": "115200000\n",
+            "class/devfreq/15340000.vic/max_freq": "729600000\n",
+        },
+    )
+    scrape = make_scraper(board_config(tree), ["jetson"])
+    for _ in range(2):
+        gpus = {dict(k)["gpu"] for k in select(samples(scrape()), "edge_gpu_frequency_hertz")}
+        assert gpus == {"17000000.gpu"}
+    write_tree(
+        tree.sysfs,
+        {
+            "class/devfreq/17000001.ga10b/device/of_node/name": "ga10b\n",
+            "class/devfreq/17000001.ga10b/cur_freq": "306000000\n",
+        },
+    )
+    gpus = {dict(k)["gpu"]: v for k, v in select(samples(scrape()), "edge_gpu_frequency_hertz").items()}
+    assert set(gpus) == {"17000000.gpu", "17000001.ga10b"} and gpus["17000001.ga10b"] == 306e6
 
 
 def test_fan_profile_from_nvfancontrol_status_else_its_configured_default(tmp_path) -> None:

@@ -13,7 +13,7 @@ import logging
 from edgemeter.exporter.collectors import families
 from edgemeter.exporter.collectors.base import Collector, NoData
 from edgemeter.exporter.metric_family import Family, GaugeFamily
-from edgemeter.exporter.sensors.cpufreq import read_cpu_frequencies
+from edgemeter.exporter.sensors.cpufreq import read_scaling_limits
 from edgemeter.exporter.sensors.sysfs import ReadLog
 from edgemeter.exporter.sensors.tegra import (
     debugfs_denied,
@@ -123,8 +123,7 @@ class JetsonCollector(Collector):
         return out
 
     def _pinned(self, gpus: list, rlog: ReadLog) -> bool | None:
-        cpus = read_cpu_frequencies(self.config.sysfs, rlog) or []
-        bounds = [(c.scaling_min_hertz, c.scaling_max_hertz) for c in cpus]
+        bounds = read_scaling_limits(self.config.sysfs, rlog)
         bounds += [(g.min_hertz, g.max_hertz) for g in gpus]
         if not bounds or any(low is None or high is None for low, high in bounds):
             return None

@@ -88,3 +88,20 @@ def read_cpu_frequencies(sysfs: str, rlog: ReadLog) -> list[CpuFrequency] | None
     if not result:
         return None
     return sorted(result.values(), key=lambda f: int(f.cpu))
+
+
+def read_scaling_limits(sysfs: str, rlog: ReadLog) -> list[tuple[float | None, float | None]]:
+    """(scaling_min, scaling_max) in Hz per frequency domain: per policy, or per CPU on kernels
+    without policies. What jetson_clocks pins, read without the other attributes: the jetson
+    collector checks it at every scrape, beside the cpufreq collector's full read."""
+    root = os.path.join(sysfs, "devices", "system", "cpu", "cpufreq")
+    policies = [p for p in list_dir(root) or () if p.startswith("policy")]
+    if not policies:
+        return [(f.scaling_min_hertz, f.scaling_max_hertz) for f in read_cpu_frequencies(sysfs, rlog) or []]
+    return [
+        (
+            read_number(f"{root}/{p}/scaling_min_freq", rlog, _KHZ, required=False),
+            read_number(f"{root}/{p}/scaling_max_freq", rlog, _KHZ, required=False),
+        )
+        for p in policies
+    ]

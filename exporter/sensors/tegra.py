@@ -89,6 +89,24 @@ class PwmFan:
     rpm: float | None
 
 
+_GPU_DEVFREQ: dict[str, bool] = {}  # devfreq entry -> whether its device is a GPU
+
+
+def _is_gpu(path: str) -> bool:
+    """Whether the devfreq entry at ``path`` is a GPU, by its device-tree node's name. A device's
+    node never changes while its entry exists, and entries are named by device, so the answer is
+    remembered (a Jetson has several devfreq devices: one read each per scrape otherwise); a
+    failed read is asked again next time."""
+    known = _GPU_DEVFREQ.get(path)
+    if known is None:
+        probe = ReadLog()
+        node = read_text(f"{path}/device/of_node/name", probe)  # absent on non-DT devices
+        known = node is not None and (node.lower() in GPU_NODE_NAMES or "gpu" in node.lower())
+        if not probe.errors and len(_GPU_DEVFREQ) < 1024:
+            _GPU_DEVFREQ[path] = known
+    return known
+
+
 def read_gpu_devfreq(sysfs: str, rlog: ReadLog) -> list[Devfreq] | None:
     """Every Tegra GPU devfreq device; None without a devfreq class."""
     base = os.path.join(sysfs, "class", "devfreq")
@@ -98,8 +116,7 @@ def read_gpu_devfreq(sysfs: str, rlog: ReadLog) -> list[Devfreq] | None:
     found = []
     for entry in entries:
         path = f"{base}/{entry}"
-        node = read_text(f"{path}/device/of_node/name", ReadLog())  # absent on non-DT devices
-        if node is None or (node.lower() not in GPU_NODE_NAMES and "gpu" not in node.lower()):
+        if not _is_gpu(path):
             continue
         found.append(
             Devfreq(
