@@ -31,6 +31,8 @@ from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
 from edgemeter.runner.window_energy import RailSamples
 
 TIMEOUT = 2.0
+OFFSET_MAX_AGE = 30.0  # seconds a measured clock offset is used for (clocks drift by µs a second)
+MAX_IDLE = 4  # kept-alive connections held idle (main, first-token, throttle-watch reads and one spare)
 SKEW = 0.002  # seconds: clocks closer than this beyond the round trip (one machine) are one
 
 
@@ -113,7 +115,15 @@ class ExporterClient:
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self.url, self._auth = split_credentials(url)
         self.timeout = timeout
-        self._local = threading.local()
+        # kept-alive connections not in use: any thread takes one (the first-token read's thread
+        # is new at every prompt, and a connection per thread cost the exporter a handler thread
+        # and a handshake per prompt: about 0.7 % of a core during a run)
+        self._idle: list[http.client.HTTPConnection] = []
+        self._idle_lock = threading.Lock()
+        self._offset: tuple[float, float] | None = None  # (offset, monotonic time it was measured)
+        # the longest a rail's sample may come after a moment it stands for (its period and its
+        # sensor's lag), from the latest /samples: how long to wait after a window before asking
+        self.settle: float | None = None
         self._rails: tuple[tuple[str, str], ...] = ()  # the latest page's energy counters
         self._edge_url: str | None = None
         self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
@@ -156,21 +166,34 @@ class ExporterClient:
             return None
 
     def _connection(self) -> http.client.HTTPConnection:
-        """This thread's kept-alive connection to the exporter (the runner reads from its main
-        thread, the first-token thread and the throttle watch at once)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            parts = urlsplit(self.url)
-            host = parts.hostname or "127.0.0.1"
-            if parts.scheme == "https":
-                context = ssl.create_default_context()
-                conn = http.client.HTTPSConnection(
-                    host, parts.port or 443, timeout=self.timeout, context=context
-                )
-            else:
-                conn = http.client.HTTPConnection(host, parts.port or 80, timeout=self.timeout)
-            self._local.conn = conn
-        return conn
+        """An idle kept-alive connection to the exporter, or a new one. The runner reads from its
+        main thread, the first-token thread and the throttle watch at once: each read holds its
+        connection until ``_release``."""
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        parts = urlsplit(self.url)
+        host = parts.hostname or "127.0.0.1"
+        if parts.scheme == "https":
+            context = ssl.create_default_context()
+            return http.client.HTTPSConnection(host, parts.port or 443, timeout=self.timeout, context=context)
+        return http.client.HTTPConnection(host, parts.port or 80, timeout=self.timeout)
+
+    def _release(self, conn: http.client.HTTPConnection) -> None:
+        """A connection whose answer was read whole: kept for the next read."""
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _drop_idle(self) -> None:
+        """The exporter closed a kept-alive connection (its idle limit, a restart): the others
+        idle as long are closed too, so the retry opens a new one."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def _get(self, url: str) -> str:
         """GET ``url`` over the kept-alive connection: one round trip, no handshake, after the first.
@@ -200,6 +223,7 @@ class ExporterClient:
             ) as exc:
                 conn.close()
                 if reused and attempt == 1:
+                    self._drop_idle()
                     continue  # closed while idle: once more, on a new connection
                 raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
             except (OSError, ValueError, http.client.HTTPException) as exc:
@@ -207,6 +231,8 @@ class ExporterClient:
                 raise ExporterError(f"exporter {self.url}: {exc.__class__.__name__}: {exc}") from exc
             if response.will_close:
                 conn.close()
+            else:
+                self._release(conn)
             if response.status != 200:
                 raise ExporterError(
                     f"exporter {self.url} answered {response.status} {response.reason}", response.status
@@ -231,7 +257,16 @@ class ExporterClient:
     def clock_offset(self) -> float:
         """The exporter's clock less this machine's, from a near-empty ``/samples`` answer (its
         ``now`` is taken as the request arrives): 0 when the two agree to within the round trip
-        and SKEW (one machine), else the middle of what the round trip allows."""
+        and SKEW (one machine), else the middle of what the round trip allows. Measured again
+        after OFFSET_MAX_AGE: each measure is a request the exporter's board pays for."""
+        known = self._offset
+        if known is not None and time.monotonic() - known[1] < OFFSET_MAX_AGE:
+            return known[0]
+        offset = self._measure_offset()
+        self._offset = (offset, time.monotonic())
+        return offset
+
+    def _measure_offset(self) -> float:
         parts = urlsplit(self.url)
         began = time.time()
         text = self._get(
@@ -256,33 +291,38 @@ class ExporterClient:
         query = urlencode([("from", f"{since + offset:.6f}"), ("to", f"{until + offset:.6f}")])
         text = self._get(urlunsplit(parts._replace(path="/samples", query=query)))
         try:
-            body = json.loads(text)
-            found = [
-                (source, rail)
-                for source in body["sources"]
-                for rail in source["rails"]
-                if rail["t"] and len(rail["t"]) == len(rail["watts"])
-            ]
-            pairs = [(r["labels"].get("source", ""), r["labels"].get("rail", "")) for _, r in found]
-            # keyed among every rail the page has, counters included, so the keys match the page's
-            known = list(dict.fromkeys([*self._rails, *pairs]))
-            keyed = dict(zip(known, rail_keys(known), strict=True))
-            return {
-                keyed[pair]: RailSamples(
-                    keyed[pair],
-                    source["collector"],
-                    1 / float(source["sample_hz"]),
-                    source["sensor_interval_seconds"],
-                    None if rail["oldest"] is None else float(rail["oldest"]) - offset,
-                    [float(x) - offset for x in rail["t"]],
-                    [float(x) for x in rail["watts"]],
-                )
-                for pair, (source, rail) in zip(pairs, found, strict=True)
-            }
+            samples = self._rail_samples(json.loads(text), offset)
         except (ValueError, KeyError, TypeError, ZeroDivisionError, AttributeError) as exc:
             raise ExporterError(
                 f"exporter {self.url}: /samples is not the sampler's history ({exc})"
             ) from exc
+        self.settle = max((r.period + r.lag for r in samples.values()), default=None)
+        return samples
+
+    def _rail_samples(self, body: dict, offset: float) -> dict[str, RailSamples]:
+        """The rails of a /samples answer, in this machine's clock (raises on a malformed one)."""
+        found = [
+            (source, rail)
+            for source in body["sources"]
+            for rail in source["rails"]
+            if rail["t"] and len(rail["t"]) == len(rail["watts"])
+        ]
+        pairs = [(r["labels"].get("source", ""), r["labels"].get("rail", "")) for _, r in found]
+        # keyed among every rail the page has, counters included, so the keys match the page's
+        known = list(dict.fromkeys([*self._rails, *pairs]))
+        keyed = dict(zip(known, rail_keys(known), strict=True))
+        return {
+            keyed[pair]: RailSamples(
+                keyed[pair],
+                source["collector"],
+                1 / float(source["sample_hz"]),
+                source["sensor_interval_seconds"],
+                None if rail["oldest"] is None else float(rail["oldest"]) - offset,
+                [float(x) - offset for x in rail["t"]],
+                [float(x) for x in rail["watts"]],
+            )
+            for pair, (source, rail) in zip(pairs, found, strict=True)
+        }
 
 
 def rail_keys(found: list[tuple[str, str]]) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.runner.analysis.raw_export import iso
-from edgemeter.runner.energy_bound import complete_by
+from edgemeter.runner.energy_bound import MAX_WAIT, complete_by
 from edgemeter.runner.exporter_client import ExporterClient
 from edgemeter.runner.window_energy import RailSamples, bound, energy, silent_gap, too_short
 
@@ -37,8 +37,14 @@ def history(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, RailSamples]:
     """The samples of every sampled rail over ``windows``, waiting (a few tenths of a second at
-    most) for those that stand for the latest window's end when it has only just ended."""
+    most) for those that stand for the latest window's end when it has only just ended. Once
+    the rails' rate is known (``client.settle``), the wait comes before the first request, so
+    one request is enough: each costs the measured board a little."""
     lo, hi = min(a for a, _ in windows), max(b for _, b in windows)
+    if client.settle is not None:
+        early = min(hi + client.settle, hi + MAX_WAIT) + 0.02 - time.time()
+        if early > 0:
+            sleep(early)
     samples = client.samples(lo - 1.0, hi + 2.0)
     due = max((complete_by(samples, key, hi) or 0.0 for key in samples), default=0.0)
     if due > time.time():
