@@ -13,8 +13,11 @@ loss inside the noise is read as such.
 
 ``--python PATH`` runs the exporter under another CPython, as benchmarks/scrape.py does.
 
+``--exporter-only`` keeps the exporter and its 1 Hz scrapes but not the runner's reads of it,
+so the two parts of the cost can be told apart.
+
 usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--python PATH]
-                                                     [--json FILE]
+                                                     [--exporter-only] [--json FILE]
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ class Exporter:
 def with_exporter(args: argparse.Namespace, tmp: Path, r: int, shares: list[float]) -> list[float]:
     exporter = Exporter(tmp / f"tree{r}", args.sample_hz, args.exporter_cmd)
     try:
-        return run_prompts(args, tmp / f"with{r}", exporter.url)
+        return run_prompts(args, tmp / f"with{r}", None if args.exporter_only else exporter.url)
     finally:
         shares.append(exporter.stop())
 
@@ -168,6 +171,11 @@ def main() -> int:
         metavar="PATH",
         help="run the exporter under this CPython (same version): /usr/bin/python3 is Debian's",
     )
+    ap.add_argument(
+        "--exporter-only",
+        action="store_true",
+        help="the runner does not read the exporter: what the exporter's process costs on its own",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     args.exporter_cmd = exporter_command(args.python)
@@ -196,6 +204,8 @@ def main() -> int:
     n = sum(map(len, without))
     print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
     print(f"exporter under {interpreter(args.exporter_cmd)}")
+    if args.exporter_only:
+        print("the runner does not read the exporter (--exporter-only): no edge reads, no /samples")
     print(f"{'':38}{'without':>10}{'with':>10}   target")
     print(f"{'decode tok/s (median)':38}{a:>10.2f}{b:>10.2f}")
     print(f"{'loss with the exporter (%, paired)':38}{loss:>20.2f}   <= {TARGET_LOSS_PCT:g}")
