@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from edgemeter.exporter.boards import rails as board_rails
 from edgemeter.exporter.boards import temperatures as board_temperatures
-from edgemeter.exporter.collectors import EDGE_READ
+from edgemeter.exporter.collectors import EDGE_READ, ENERGY_COLLECTORS
 from edgemeter.runner import exposition_parse
 from edgemeter.runner.backends.http_stream import split_credentials
 from edgemeter.runner.manifest import SERIES as MANIFEST_SERIES
@@ -33,6 +33,9 @@ from edgemeter.runner.window_energy import RailSamples
 TIMEOUT = 2.0
 OFFSET_MAX_AGE = 30.0  # seconds a measured clock offset is used for (clocks drift by µs a second)
 MAX_IDLE = 4  # kept-alive connections held idle (main, first-token, throttle-watch reads and one spare)
+# seconds an edge read asks only the energy collectors that served a counter; then all again, so a
+# rail that appeared since (a meter plugged in, a sampler's first reading) is found
+WIDEN_AFTER = 60.0
 SKEW = 0.002  # seconds: clocks closer than this beyond the round trip (one machine) are one
 
 
@@ -109,8 +112,10 @@ def metrics_url(text: str) -> str:
 
 class ExporterClient:
     """Reads the exporter: the whole page first, then, once its collectors are known, only the
-    energy collectors and the board (``EDGE_READ``): an edge read then neither pays for a full
-    scrape nor disturbs the board with one at the instant a prompt starts or ends."""
+    board, the throttling flags and the energy collectors that served a counter (``EDGE_READ``):
+    an edge read then neither pays for a full scrape nor disturbs the board with one at the
+    instant a prompt starts or ends. Every ``WIDEN_AFTER`` seconds, and whenever a counter it
+    served is missing, the next edge read asks every energy collector again."""
 
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self.url, self._auth = split_credentials(url)
@@ -125,25 +130,51 @@ class ExporterClient:
         # sensor's lag), from the latest /samples: how long to wait after a window before asking
         self.settle: float | None = None
         self._rails: tuple[tuple[str, str], ...] = ()  # the latest page's energy counters
-        self._edge_url: str | None = None
+        self.sampled: frozenset[str] = frozenset()  # the rails the latest /samples answer had
         self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
+        self._wide: str | None = None  # every edge collector it runs (None: they are the whole page)
+        # (URL, counters it served, monotonic time until which it is asked alone)
+        self._narrow: tuple[str, frozenset[tuple[str, str]], float] | None = None
 
     def read(self) -> ExporterPage:
-        if self._edge_url is None:
-            page = self._read(self.url)
-            self._runs = page.collectors
-            wanted = tuple(c for c in EDGE_READ if c in page.collectors)
-            if wanted and len(wanted) < len(page.collectors):
-                self._edge_url = filtered(self.url, wanted)
-            return page
+        if not self._runs:
+            return self._read_first()
+        narrow = self._narrow
+        if narrow is not None and time.monotonic() >= narrow[2]:
+            narrow = None
         try:
-            return self._read(self._edge_url)
+            page = self._read(narrow[0] if narrow else self._wide or self.url)
         except ExporterError as exc:
             if exc.status != 400:
                 raise
             # a restarted exporter that runs other collectors: learn them again from a whole page
-            self._edge_url = None
-            return self.read()
+            self._runs, self._narrow = (), None
+            return self._read_first()
+        if narrow is None:
+            self._learn(page)
+        elif not narrow[1] <= set(page.rails):
+            self._narrow = None  # a counter it served is gone (a failing read): ask them all next time
+        return page
+
+    def _read_first(self) -> ExporterPage:
+        page = self._read(self.url)
+        self._runs = page.collectors
+        wanted = tuple(c for c in EDGE_READ if c in page.collectors)
+        self._wide = filtered(self.url, wanted) if wanted and len(wanted) < len(page.collectors) else None
+        self._learn(page)
+        return page
+
+    def _learn(self, page: ExporterPage) -> None:
+        """From a read of every energy collector: which of them to ask until WIDEN_AFTER. None
+        narrows where none served a counter yet, or one of a source no collector is named for."""
+        serving = {source for source, _ in page.rails}
+        if not serving or not serving <= set(ENERGY_COLLECTORS):
+            self._narrow = None
+            return
+        wanted = tuple(
+            c for c in EDGE_READ if c in self._runs and (c in serving or c not in ENERGY_COLLECTORS)
+        )
+        self._narrow = (filtered(self.url, wanted), frozenset(page.rails), time.monotonic() + WIDEN_AFTER)
 
     @property
     def runs(self) -> tuple[str, ...]:
@@ -297,6 +328,7 @@ class ExporterClient:
                 f"exporter {self.url}: /samples is not the sampler's history ({exc})"
             ) from exc
         self.settle = max((r.period + r.lag for r in samples.values()), default=None)
+        self.sampled = frozenset(samples)
         return samples
 
     def _rail_samples(self, body: dict, offset: float) -> dict[str, RailSamples]:

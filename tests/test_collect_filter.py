@@ -13,12 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from edgemeter.exporter.collectors import EDGE_READ
+from edgemeter.exporter.collectors import EDGE_READ, ENERGY_COLLECTORS
 from edgemeter.runner import exporter_client
-from edgemeter.runner.exporter_client import ExporterClient, ExporterError, filtered, parse_page
+from edgemeter.runner.exporter_client import ExporterClient, ExporterError, ExporterPage, filtered, parse_page
 from edgemeter.runner.span_energy import history
 
-from boardtrees import BOARDS
+from boardtrees import BOARDS, write_tree
 from helpers import exporter_on, get, samples, select
 
 
@@ -58,19 +58,76 @@ def test_the_runners_edge_reads_ask_for_energy_and_the_board_only(orin_url: str)
     first = client.read()
     assert len(first.collectors) > 5 and first.board is not None
     edge = client.read()
-    assert set(edge.collectors) == {c for c in EDGE_READ if c in first.collectors}
-    assert set(edge.collectors) >= {"board_info", "ina3221"} and "cpu" not in edge.collectors
+    # hwmon runs on an Orin (fan, temperatures) but serves no energy counter: not asked
+    assert "hwmon" in first.collectors and set(edge.collectors) == {"board_info", "ina3221"}
     assert edge.energy.keys() == first.energy.keys() and edge.board == first.board
     assert edge.input_rail_candidates == first.input_rail_candidates
     assert all(edge.energy[r] >= first.energy[r] for r in first.energy)
 
 
+def test_every_energy_collector_is_asked_again_after_a_while(orin_url: str, monkeypatch) -> None:
+    """A rail that appears later (a meter plugged in, a sampler's first reading) is found."""
+    client = ExporterClient(f"{orin_url}/metrics")
+    first = client.read()
+    assert set(client.read().collectors) == {"board_info", "ina3221"}
+    later = time.monotonic() + exporter_client.WIDEN_AFTER + 1
+    monkeypatch.setattr(exporter_client.time, "monotonic", lambda: later)
+    wide = client.read()
+    assert set(wide.collectors) == {c for c in EDGE_READ if c in first.collectors}
+    assert "hwmon" in wide.collectors
+    assert set(client.read().collectors) == {"board_info", "ina3221"}  # narrowed again, for a while
+
+
+def test_a_counter_missing_from_a_narrowed_read_widens_the_next(orin_url: str) -> None:
+    client = ExporterClient(f"{orin_url}/metrics")
+    client.read()
+    assert client._narrow is not None
+    url, served, until = client._narrow
+    client._narrow = (url, served | {("hwmon", "gone")}, until)  # as if it had served one more
+    assert set(client.read().collectors) == {"board_info", "ina3221"}
+    assert "hwmon" in client.read().collectors  # the one it missed: every energy collector again
+
+
+def test_no_counter_yet_is_no_narrowing(tmp_path) -> None:
+    """A Pi whose PMIC has not been sampled yet serves no counter: asking only the board until
+    the next widening would leave a minute of prompts without energy."""
+    client = ExporterClient("http://127.0.0.1:1/metrics")
+    client._runs = ("board_info", "cpu", "pmic", "hwmon")
+    client._learn(ExporterPage())
+    assert client._narrow is None
+    client._learn(ExporterPage(rails=(("pmic", "total"),)))
+    assert client._narrow is not None and "pmic" in client._narrow[0] and "hwmon" not in client._narrow[0]
+    client._learn(ExporterPage(rails=(("pmic", "total"), ("elsewhere", "x"))))
+    assert client._narrow is None  # a source no collector is named for: never narrowed away
+
+
+@pytest.mark.parametrize("board", ["jetson_orin", "x86_laptop"])
+def test_every_energy_counter_is_labelled_with_its_collectors_name(tmp_path, board: str) -> None:
+    """The runner narrows its edge reads by the ``source`` of the counters a read served: a
+    source that is not its collector's name would be narrowed away, its rail's energy lost."""
+    tree = BOARDS[board](tmp_path / board)
+    write_tree(
+        tree.sysfs,
+        {"class/hwmon/hwmon8/name": "amd_energy\n", "class/hwmon/hwmon8/energy1_input": "123456789\n"},
+    )
+    with exporter_on(tree) as url:
+        client = ExporterClient(f"{url}/metrics")
+        first = client.read()
+        sources = {source for source, _ in first.rails}
+        assert "hwmon" in sources and len(sources) == 2, sources
+        assert sources <= set(ENERGY_COLLECTORS) & set(first.collectors)
+        edge = client.read()
+        assert edge.energy.keys() == first.energy.keys()
+        assert set(edge.collectors) < set(first.collectors)
+
+
 def test_an_exporter_restarted_with_other_collectors_is_read_whole_again(orin_url: str) -> None:
     client = ExporterClient(f"{orin_url}/metrics")
     client.read()
-    client._edge_url = filtered(client.url, ("board_info", "pmic"))  # as if pmic had been run before
+    client._narrow = None
+    client._wide = filtered(client.url, ("board_info", "pmic"))  # as if pmic had been run before
     page = client.read()  # 400: read whole, and learn the collectors again
-    assert "cpu" in page.collectors and client._edge_url is not None and "pmic" not in client._edge_url
+    assert "cpu" in page.collectors and client._wide is not None and "pmic" not in client._wide
     assert "ina3221" in client.read().collectors
 
 

@@ -50,6 +50,9 @@ COLLECTORS: dict[str, type[Collector]] = {
 
 # what a prompt's edge read needs: the energy counters, the board with its input-rail candidates,
 # and the firmware's throttling flags (a file read: the runner's per-prompt throttled)
-EDGE_READ = ("board_info", "throttled", *(name for name, c in COLLECTORS.items() if c.serves_energy))
+# The collectors that serve ``edge_energy_joules_total``; each labels its counters with its own
+# name as ``source`` (the runner narrows its edge reads to those that served one: exporter_client)
+ENERGY_COLLECTORS = tuple(name for name, c in COLLECTORS.items() if c.serves_energy)
+EDGE_READ = ("board_info", "throttled", *ENERGY_COLLECTORS)
 THROTTLE_READ = ("throttled",)  # what the runner polls during a prompt
 TEMPERATURE_READ = ("thermal_zone", "hwmon", "nvml", "hailo")  # what --cooldown-to polls
