@@ -29,6 +29,7 @@ from edgemeter.runner.results import ResultsWriter
 from edgemeter.runner.score import score
 from edgemeter.runner.span_energy import history
 from edgemeter.runner.throttle_watch import ThrottleWatch, any_flag
+from edgemeter.runner.window_energy import RailSamples
 
 WAIT = 0.05  # how often the loop looks at the stop flag and the deadline while no piece comes
 GRACE = 0.5  # after a stop or the deadline: this long for the next piece, then the reply is cut
@@ -193,31 +194,52 @@ class Session:
         rec.energy_above_idle_joules = phases.above_idle(
             rec.energy_joules, self.idle_watts, rec.request_duration_seconds
         )
-        if self._first is not None and rec.first_token_at is not None:
-            parts = phases.split(
-                before.energy,
-                self._first[0].energy,
-                after[0].energy,
-                rail,
-                rec.first_token_at,
-                self._first[1],
-                after[1],
-            )
-            if parts is not None:
-                rec.prefill_energy_joules, rec.decode_energy_joules = parts
-                if rec.output_tokens and rec.output_tokens > 1:
-                    rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
-        self._uncertainty(rec, rail, (timed.began, after.ended))
+        samples = self._samples(rec)
+        parts: tuple[float, float] | None = None
+        if rec.first_token_at is not None and rec.energy_joules is not None:
+            if self._first is not None:
+                parts = phases.split(
+                    before.energy,
+                    self._first[0].energy,
+                    after[0].energy,
+                    rail,
+                    rec.first_token_at,
+                    self._first[1],
+                    after[1],
+                )
+            elif samples is not None:
+                times = (rec.started_at, rec.first_token_at, rec.ended_at or rec.first_token_at)
+                parts = phases.split_sampled(samples, rail, rec.energy_joules, *times)
+        if parts is not None:
+            rec.prefill_energy_joules, rec.decode_energy_joules = parts
+            if rec.output_tokens and rec.output_tokens > 1:
+                rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
+        if samples is not None:
+            self._uncertainty(rec, rail, (timed.began, after.ended), samples)
 
-    def _uncertainty(self, rec: PromptRecord, rail: str, reads: tuple[float, float]) -> None:
-        """The bound on the prompt's energy, from the exporter's samples over it; left empty
-        (with one warning) where the exporter keeps none."""
+    def _samples(self, rec: PromptRecord) -> dict[str, RailSamples] | None:
+        """The exporter's samples over the prompt (its bound, and its split where the rail is
+        sampled); None, with one warning, where the exporter keeps none."""
         if self.exporter is None or rec.ended_at is None:
-            return
+            return None
         try:  # waits (at most a few tenths of a second) for the readings standing for the end
-            samples = history(self.exporter, [(rec.started_at, rec.ended_at)], sleep=self.stop.wait)
+            return history(self.exporter, [(rec.started_at, rec.ended_at)], sleep=self.stop.wait)
         except ExporterError as exc:
             self._why_no_energy_bound(str(exc))
+            return None
+
+    def _sampled(self, page: ExporterPage) -> bool:
+        """Whether the energy rail's every part was in the exporter's latest ``/samples``: the
+        prompt's split then comes from its samples, with no read at the first token."""
+        rail = self.rail or page.input_rail()
+        sampled = self.exporter.sampled if self.exporter is not None else frozenset()
+        return rail is not None and all(p in sampled for p in board_rails.parts(rail))
+
+    def _uncertainty(
+        self, rec: PromptRecord, rail: str, reads: tuple[float, float], samples: dict[str, RailSamples]
+    ) -> None:
+        """The bound on the prompt's energy, from the exporter's samples over it."""
+        if rec.ended_at is None:
             return
         got = prompt_bound(samples, rail, rec.energy_by_rail, (rec.started_at, rec.ended_at), reads)
         if got is None:
@@ -286,7 +308,8 @@ class Session:
         first_read: threading.Thread | None = None
         watch = ThrottleWatch(self.exporter) if before is not None else None
         if status == "ok":
-            status, error, stats, first_read = self._generate(timing, prompt, max_tokens, before is not None)
+            read_first = before is not None and not self._sampled(before)
+            status, error, stats, first_read = self._generate(timing, prompt, max_tokens, read_first)
         else:
             timing.ended_at = timing.started_at
         rec = measure(

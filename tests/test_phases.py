@@ -3,16 +3,19 @@ and answers graded: against the real exporter on the Orin tree whose power the t
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fake_ollama import FakeOllama
 
 from edgemeter.runner import phases
 from edgemeter.runner.score import score
+from edgemeter.runner.window_energy import RailSamples
 
 from boardtrees import BOARDS
 from helpers import driven, exporter_on, held_integral, read_jsonl, run_runner
@@ -106,6 +109,83 @@ def test_prefill_and_decode_energy_each_match_the_exact_integral(tmp_path, drive
             rec["decode_energy_joules"] / (rec["output_tokens"] - 1)
         )
         assert rec["energy_above_idle_joules"] is None  # no --idle
+
+
+class _Counting(BaseHTTPRequestHandler):
+    """Forwards every GET to the exporter and notes its path: what the runner asked, in order."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        upstream = http.client.HTTPConnection("127.0.0.1", self.server.upstream, timeout=10)  # type: ignore[attr-defined]
+        upstream.request("GET", self.path)
+        answer = upstream.getresponse()
+        body = answer.read()
+        upstream.close()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type", "text/plain"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_sampled_rail_is_split_by_its_samples_with_no_read_at_the_first_token(
+    tmp_path, driven_orin
+) -> None:
+    """Each read costs the measured board a request: where the rail is sampled, the samples the
+    bound is taken from anyway split the prompt (exactly, with no late read to take back)."""
+    orin, volts = driven_orin
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("SLOW LONGPREFILL one\nSLOW LONGPREFILL two\nSLOW LONGPREFILL three\n")
+    results = tmp_path / "results"
+    with exporter_on(orin) as url, FakeOllama() as ollama:
+        proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+        proxy.paths, proxy.upstream = [], int(url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            run = run_runner(
+                "--prompts", str(prompts), "--backend", "ollama", "--model", "smollm2:135m",
+                "--host", ollama.url, "--results", str(results), "--max-tokens", "8", "--no-push",
+                "--exporter-url", f"http://127.0.0.1:{proxy.server_address[1]}",
+            )  # fmt: skip
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+    assert run.returncode == 0, run.stderr
+    edge = [p for p in proxy.paths if p.startswith("/metrics?")]  # type: ignore[attr-defined]
+    # the first prompt: start, first token, end (no /samples answer yet); then start and end
+    assert len(edge) == 3 + 2 + 2, proxy.paths  # type: ignore[attr-defined]
+    [path] = results.glob("*.jsonl")
+    for rec in read_jsonl(path)[1:]:
+        start, first, end = rec["started_at"], rec["first_token_at"], rec["ended_at"]
+        prefill, decode, whole = (
+            rec["prefill_energy_joules"],
+            rec["decode_energy_joules"],
+            rec["energy_joules"],
+        )
+        assert prefill + decode == pytest.approx(whole)
+        # the phases share the prompt's energy (and the reads' slack, slower through the proxy) as
+        # the exact integral shares it
+        assert prefill / whole == pytest.approx(
+            exact(volts, start, first) / exact(volts, start, end), rel=0.02
+        )
+
+
+def test_split_sampled_shares_the_counters_energy_as_the_samples_do() -> None:
+    t = [99.0 + k / 10 for k in range(40)]
+    rail = RailSamples("VDD_IN", "ina3221", 0.1, None, 99.0, t, [4.0 if x <= 101.0 else 8.0 for x in t])
+    # 1 s at 4 W, then 1 s ramping to and at 8 W: the samples give 4 J of 4 + 7.8; the counters, 12.3 J
+    prefill, decode = phases.split_sampled({"VDD_IN": rail}, "VDD_IN", 12.3, 100.0, 101.0, 102.0)
+    assert prefill == pytest.approx(12.3 * 4.0 / 11.8) and prefill + decode == pytest.approx(12.3)
+    assert phases.split_sampled({"VDD_IN": rail}, "VDD_IN+CPU", 12.3, 100.0, 101.0, 102.0) is None
+    late = RailSamples("VDD_IN", "ina3221", 0.1, None, 100.5, rail.t, rail.watts)  # history begins later
+    assert phases.split_sampled({"VDD_IN": late}, "VDD_IN", 12.3, 100.0, 101.0, 102.0) is None
+    gap = RailSamples("VDD_IN", "ina3221", 0.1, None, 99.0, [99.0, 99.1, 105.0], [5.0, 5.0, 5.0])
+    assert phases.split_sampled({"VDD_IN": gap}, "VDD_IN", 12.3, 100.0, 101.0, 104.5) is None  # silent
 
 
 def test_idle_power_and_energy_above_it_and_the_score(tmp_path) -> None:
