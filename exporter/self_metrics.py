@@ -4,7 +4,8 @@ The same six families, names and HELP texts as prometheus_client's ProcessCollec
 this replaces because it cost more than any sensor collector on a Pi scrape (0.1 ms warm, up
 to 0.8 ms in a real scrape with cold caches): it opens and parses ``/proc/self/limits`` every
 time. Here ``/proc/self/stat`` stays open and is re-read with ``pread``, the descriptor limit
-comes from ``getrlimit``, and the boot time and page size are read once. Always the real
+comes from ``getrlimit``, the descriptors are counted with one ``stat`` where the kernel allows,
+and the boot time and page size are read once. Always the real
 ``/proc`` of this process, never the ``--procfs`` tree the sensor collectors read.
 """
 
@@ -57,6 +58,18 @@ class SelfProcessCollector:
         # the command name may hold spaces or parentheses: the fields start after the last ")"
         return raw[raw.rfind(b")") + 2 :].split()
 
+    def _open_fds(self) -> int | None:
+        """The descriptors this process holds. Linux 6.2+ gives their number as the size of
+        ``/proc/self/fd`` (one stat, where listing it cost most of this collector's 0.23 ms on a
+        cold Pi scrape); older kernels give 0 there, and the listing is counted less the
+        descriptor the listing itself holds open."""
+        path = os.path.join(self._proc, "self", "fd")
+        try:
+            size = os.stat(path).st_size
+            return size if size > 0 else len(os.listdir(path)) - 1
+        except OSError:
+            return None
+
     def collect(self) -> Iterator[Family]:
         if self._btime is None:  # no /proc here (not Linux): nothing to say, as prometheus_client
             return
@@ -83,9 +96,8 @@ class SelfProcessCollector:
                 "Total user and system CPU time spent in seconds.",
                 value=(float(f[11]) + float(f[12])) / self._ticks,
             )
-        try:
-            open_fds = len(os.listdir(os.path.join(self._proc, "self", "fd")))
-        except OSError:
+        open_fds = self._open_fds()
+        if open_fds is None:
             return
         yield GaugeFamily(PREFIX + "open_fds", "Number of open file descriptors.", value=open_fds)
         yield GaugeFamily(

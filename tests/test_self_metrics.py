@@ -52,3 +52,37 @@ def test_a_second_scrape_rereads_the_kept_descriptor() -> None:
 
 def test_no_proc_says_nothing(tmp_path) -> None:
     assert _page(SelfProcessCollector(proc=str(tmp_path))) == {}
+
+
+def _held() -> int:
+    """The descriptors this process holds, less the one the listing itself opens."""
+    return len(os.listdir("/proc/self/fd")) - 1
+
+
+def test_open_fds_counts_what_the_process_holds_with_one_stat(monkeypatch) -> None:
+    collector = SelfProcessCollector()
+    _page(collector)  # its /proc/self/stat descriptor is open from here on
+    listed: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: (listed.append(path), listdir(path))[1])
+    read, write = os.pipe()
+    try:
+        got = _page(collector)["edge_exporter_process_open_fds"]
+        assert got == _held() and listed == ["/proc/self/fd"]  # only the test's own listing
+    finally:
+        os.close(read)
+        os.close(write)
+    assert _page(collector)["edge_exporter_process_open_fds"] == got - 2
+
+
+def test_open_fds_on_a_kernel_without_the_fd_count_is_the_listing_less_its_own(monkeypatch) -> None:
+    """Before Linux 6.2, ``/proc/self/fd`` has size 0: the listing counts, less its descriptor."""
+    collector = SelfProcessCollector()
+    _page(collector)
+    stat = os.stat
+    monkeypatch.setattr(
+        os,
+        "stat",
+        lambda path, *a, **k: os.stat_result((0,) * 10) if str(path).endswith("/fd") else stat(path, *a, **k),
+    )
+    assert _page(collector)["edge_exporter_process_open_fds"] == _held()
