@@ -131,6 +131,7 @@ class ExporterClient:
         self.settle: float | None = None
         self._rails: tuple[tuple[str, str], ...] = ()  # the latest page's energy counters
         self.sampled: frozenset[str] = frozenset()  # the rails the latest /samples answer had
+        self.history_seconds = 0.0  # how far back the exporter keeps them (the latest answer's)
         self._runs: tuple[str, ...] = ()  # the collectors the exporter runs, from its whole page
         self._wide: str | None = None  # every edge collector it runs (None: they are the whole page)
         # (URL, counters it served, monotonic time until which it is asked alone)
@@ -322,7 +323,9 @@ class ExporterClient:
         query = urlencode([("from", f"{since + offset:.6f}"), ("to", f"{until + offset:.6f}")])
         text = self._get(urlunsplit(parts._replace(path="/samples", query=query)))
         try:
-            samples = self._rail_samples(json.loads(text), offset)
+            body = json.loads(text)
+            samples = self._rail_samples(body, offset)
+            self.history_seconds = float(body.get("history_seconds") or 0.0)
         except (ValueError, KeyError, TypeError, ZeroDivisionError, AttributeError) as exc:
             raise ExporterError(
                 f"exporter {self.url}: /samples is not the sampler's history ({exc})"

@@ -37,6 +37,10 @@ SETTLE = 5.0  # how long a cut-off stream gets to end before the engine is used 
 # text engines keep their own --timeout (they kill the engine and keep what it printed): the
 # run's deadline is only their backstop
 OWN_TIMEOUT_GRACE = 5.0
+# a prompt's split comes from the exporter's samples when it keeps them this many times the
+# longest prompt yet, plus this many seconds (the edge reads and the wait for the last samples)
+HISTORY_MARGIN = 2.0
+SPLIT_SLACK = 10.0
 
 
 class TimedRead(NamedTuple):
@@ -126,14 +130,13 @@ class Session:
         self._unreadable = False
         self._pump: Pump | Inline | None = None
         self.fatal: str | None = None  # an engine every prompt would fail on alike: the run stops
+        self._longest = 0.0  # seconds: the longest prompt of the run yet (from its first edge read)
 
     def _why_no_energy(self, kind: str, why: str) -> None:
         """Note why energy is empty; warn once per kind of reason (an exporter that keeps
         failing, or fails in changing ways, is one warning, not one per prompt)."""
         self.energy_note = why
-        if kind not in self._warned:
-            self._warned.add(kind)
-            self.progress.say(f"warning: {why}; energy left empty")
+        self._warn_once(kind, f"{why}; energy left empty")
 
     def read_exporter(self) -> ExporterPage | None:
         if self.exporter is None:
@@ -175,6 +178,7 @@ class Session:
     def _energy(self, rec: PromptRecord, timed: TimedRead | None, after: TimedRead | None) -> None:
         if timed is None or after is None:
             return
+        self._longest = max(self._longest, after.ended - timed.began)
         before = timed.page
         rec.energy_by_rail = window(before.energy, after[0].energy)
         if not rec.energy_by_rail:
@@ -214,6 +218,12 @@ class Session:
             rec.prefill_energy_joules, rec.decode_energy_joules = parts
             if rec.output_tokens and rec.output_tokens > 1:
                 rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
+        elif self._first is None and samples is not None and rec.first_token_at is not None:
+            self._warn_once(
+                "no split",
+                f"the exporter's samples of {rail} do not cover the prompt; "
+                "prefill_energy_joules and decode_energy_joules left empty",
+            )
         if samples is not None:
             self._uncertainty(rec, rail, (timed.began, after.ended), samples)
 
@@ -229,11 +239,15 @@ class Session:
             return None
 
     def _sampled(self, page: ExporterPage) -> bool:
-        """Whether the energy rail's every part was in the exporter's latest ``/samples``: the
-        prompt's split then comes from its samples, with no read at the first token."""
+        """Whether the energy rail's every part was in the exporter's latest ``/samples``, kept
+        for over twice the longest prompt yet: the prompt's split then comes from its samples,
+        with no read at the first token. (A prompt longer than the history would lose its split
+        with its bound: the margin keeps a run of like prompts far from that.)"""
         rail = self.rail or page.input_rail()
-        sampled = self.exporter.sampled if self.exporter is not None else frozenset()
-        return rail is not None and all(p in sampled for p in board_rails.parts(rail))
+        if rail is None or self.exporter is None:
+            return False
+        kept = self.exporter.history_seconds > HISTORY_MARGIN * self._longest + SPLIT_SLACK
+        return kept and all(p in self.exporter.sampled for p in board_rails.parts(rail))
 
     def _uncertainty(
         self, rec: PromptRecord, rail: str, reads: tuple[float, float], samples: dict[str, RailSamples]
@@ -251,9 +265,12 @@ class Session:
         rec.energy_uncertainty_joules, rec.energy_too_short = got
 
     def _why_no_energy_bound(self, why: str) -> None:
-        if "no bound" not in self._warned:
-            self._warned.add("no bound")
-            self.progress.say(f"warning: {why}; energy_uncertainty_joules left empty")
+        self._warn_once("no bound", f"{why}; energy_uncertainty_joules left empty")
+
+    def _warn_once(self, kind: str, what: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            self.progress.say(f"warning: {what}")
 
     def _read_first(self) -> threading.Thread:
         """The first-token read, on a thread of its own: the stream never waits for it."""

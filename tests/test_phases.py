@@ -133,16 +133,13 @@ class _Counting(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_sampled_rail_is_split_by_its_samples_with_no_read_at_the_first_token(
-    tmp_path, driven_orin
-) -> None:
-    """Each read costs the measured board a request: where the rail is sampled, the samples the
-    bound is taken from anyway split the prompt (exactly, with no late read to take back)."""
-    orin, volts = driven_orin
+def _through_a_counting_proxy(tmp_path, orin, *flags: str) -> tuple[list[str], list[dict]]:
+    """Three SLOW LONGPREFILL prompts (about 3 s each) with the runner reading the exporter
+    through ``_Counting``: (the paths it asked, in order; the records)."""
     prompts = tmp_path / "p.txt"
     prompts.write_text("SLOW LONGPREFILL one\nSLOW LONGPREFILL two\nSLOW LONGPREFILL three\n")
     results = tmp_path / "results"
-    with exporter_on(orin) as url, FakeOllama() as ollama:
+    with exporter_on(orin, *flags) as url, FakeOllama() as ollama:
         proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
         proxy.paths, proxy.upstream = [], int(url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
         threading.Thread(target=proxy.serve_forever, daemon=True).start()
@@ -156,11 +153,21 @@ def test_a_sampled_rail_is_split_by_its_samples_with_no_read_at_the_first_token(
             proxy.shutdown()
             proxy.server_close()
     assert run.returncode == 0, run.stderr
-    edge = [p for p in proxy.paths if p.startswith("/metrics?")]  # type: ignore[attr-defined]
-    # the first prompt: start, first token, end (no /samples answer yet); then start and end
-    assert len(edge) == 3 + 2 + 2, proxy.paths  # type: ignore[attr-defined]
     [path] = results.glob("*.jsonl")
-    for rec in read_jsonl(path)[1:]:
+    return proxy.paths, read_jsonl(path)  # type: ignore[attr-defined]
+
+
+def test_a_sampled_rail_is_split_by_its_samples_with_no_read_at_the_first_token(
+    tmp_path, driven_orin
+) -> None:
+    """Each read costs the measured board a request: where the rail is sampled, the samples the
+    bound is taken from anyway split the prompt (exactly, with no late read to take back)."""
+    orin, volts = driven_orin
+    paths, recs = _through_a_counting_proxy(tmp_path, orin)
+    edge = [p for p in paths if p.startswith("/metrics?")]
+    # the first prompt: start, first token, end (no /samples answer yet); then start and end
+    assert len(edge) == 3 + 2 + 2, paths
+    for rec in recs[1:]:
         start, first, end = rec["started_at"], rec["first_token_at"], rec["ended_at"]
         prefill, decode, whole = (
             rec["prefill_energy_joules"],
@@ -173,6 +180,18 @@ def test_a_sampled_rail_is_split_by_its_samples_with_no_read_at_the_first_token(
         assert prefill / whole == pytest.approx(
             exact(volts, start, first) / exact(volts, start, end), rel=0.02
         )
+
+
+def test_a_history_too_short_for_the_prompts_keeps_the_first_token_read(tmp_path, driven_orin) -> None:
+    """Samples that may not reach back to a prompt's start cannot split it: the counters are
+    read at the first token, as for a rail that is not sampled."""
+    orin, _ = driven_orin
+    paths, recs = _through_a_counting_proxy(tmp_path, orin, "--history-seconds", "12")
+    assert len([p for p in paths if p.startswith("/metrics?")]) == 3 * 3, paths
+    for rec in recs:  # split by the counters (their accuracy: the test above, with no proxy)
+        assert rec["prefill_energy_joules"] > 0 and rec["decode_energy_joules"] > 0
+        total = rec["prefill_energy_joules"] + rec["decode_energy_joules"]
+        assert total == pytest.approx(rec["energy_joules"])
 
 
 def test_split_sampled_shares_the_counters_energy_as_the_samples_do() -> None:
