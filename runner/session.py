@@ -200,6 +200,7 @@ class Session:
         )
         samples = self._samples(rec)
         parts: tuple[float, float] | None = None
+        by_samples = False  # whether the split was the samples' to give
         if rec.first_token_at is not None and rec.energy_joules is not None:
             if self._first is not None:
                 parts = phases.split(
@@ -212,13 +213,14 @@ class Session:
                     after[1],
                 )
             elif samples is not None:
+                by_samples = True
                 times = (rec.started_at, rec.first_token_at, rec.ended_at or rec.first_token_at)
                 parts = phases.split_sampled(samples, rail, rec.energy_joules, *times)
         if parts is not None:
             rec.prefill_energy_joules, rec.decode_energy_joules = parts
             if rec.output_tokens and rec.output_tokens > 1:
                 rec.decode_joules_per_token = parts[1] / (rec.output_tokens - 1)
-        elif self._first is None and samples is not None and rec.first_token_at is not None:
+        elif by_samples:
             self._warn_once(
                 "no split",
                 f"the exporter's samples of {rail} do not cover the prompt; "
