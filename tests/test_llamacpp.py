@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import platform
 import sys
 from pathlib import Path
 
@@ -93,3 +94,15 @@ def test_timeout_bounds_the_in_process_engine_too(tmp_path: Path) -> None:
     assert cut["status"] == "error" and "--timeout" in cut["error"], cut["error"]
     assert cut["response"] and 0.5 <= cut["request_duration_seconds"] < 1.5  # cut at its deadline, text kept
     assert nxt["status"] in ("ok", "error") and done.returncode == 1
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="AMX is an x86_64 extension")
+def test_the_engine_is_built_without_the_amx_kernels_that_crash() -> None:
+    """scripts/common.sh builds llama-cpp-python with llama_cflags: llama.cpp 0.3.36's AMX kernels
+    crash at every decode on CPUs that have AMX (a general protection fault in ldtilecfg), so the
+    engine must not have them compiled in (on a CPU without AMX a native build has none anyway)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AVX" in info, info  # the feature list is there to be read
+    assert "AMX_INT8 = 1" not in info and "AMX_BF16 = 1" not in info, info
