@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import email.utils
+import http.client
 import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -184,3 +187,40 @@ def test_tls_and_basic_auth(tmp_path: Path, pi5) -> None:
         assert info.value.code == 400
         assert info.value.read() == b"Client sent an HTTP request to an HTTPS server.\n"
         assert fetch("prometheus", "s3cret") == 200  # and TLS still answers
+
+
+def test_web_config_headers_go_on_every_answer_in_utf8(tmp_path: Path, pi5) -> None:
+    """http_server_config.headers on a 200, a 401 and a 404, a value outside Latin-1 included
+    (written as UTF-8, as exporter-toolkit's Go server writes it: the standard library's
+    send_header failed every answer on it); and the head's own fields are right."""
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=10)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Note: 5 € a watt\n"
+        f"basic_auth_users:\n  prometheus: '{hashed}'\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    roots = ["--sysfs", str(pi5.sysfs), "--procfs", str(pi5.procfs)]
+    cmd = exporter_cmd("--listen", f"127.0.0.1:{port}", *roots, "--web-config", str(web))
+    login = {"Authorization": "Basic " + base64.b64encode(b"prometheus:s3cret").decode()}
+    with running(cmd, port):
+        for path, headers, status in [
+            ("/metrics", login, 200),
+            ("/metrics", {}, 401),
+            ("/nowhere", login, 404),
+        ]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path, headers=headers)
+            answer = conn.getresponse()
+            body = answer.read()
+            conn.close()
+            assert answer.status == status
+            assert status != 200 or b"edge_memory_total_bytes" in body
+            assert answer.getheader("X-Frame-Options") == "deny"
+            # http.client reads header values as Latin-1: the UTF-8 bytes of "€", read that way
+            assert answer.getheader("X-Note").encode("latin-1").decode() == "5 € a watt"
+            assert int(answer.getheader("Content-Length")) == len(body)
+            sent = email.utils.parsedate_to_datetime(answer.getheader("Date"))
+            assert abs(sent.timestamp() - time.time()) < 5
+            assert answer.getheader("Server").startswith("edgemeter-exporter/")
