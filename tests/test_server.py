@@ -7,9 +7,11 @@ import http.client
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from boardtrees import BOARDS
 from helpers import exporter_cmd, free_port, running, samples
 
 # Time-dependent series: durations, the exporter's own process, and what the power sampler
@@ -94,3 +96,55 @@ def test_keep_alive_connection_serves_many_scrapes(served) -> None:
         assert resp.status == 200 and resp.getheader("Content-Encoding") == "gzip"
         assert b"edge_throttled" in gzip.decompress(resp.read())
     conn.close()
+
+
+def _main_thread_switches(pid: int) -> int:
+    """Times the exporter's main (accept) thread has slept and woken since it started."""
+    text = Path(f"/proc/{pid}/task/{pid}/status").read_text()
+    status = dict(line.split(":\t", 1) for line in text.splitlines())
+    return int(status["voluntary_ctxt_switches"])
+
+
+def test_an_idle_exporter_s_accept_loop_wakes_only_to_sweep(tmp_path) -> None:
+    """The standard library's loop woke every 0.5 s to look for a shutdown request (0.15 ms of a
+    busy board's CPU each time); ours wakes once a SWEEP_PERIOD (1 s) when nobody connects. On
+    the laptop tree, with no power sampler: no other thread's GIL wakes the main one."""
+    board = BOARDS["x86_laptop"](tmp_path / "x86")
+    port = free_port()
+    roots = ["--sysfs", str(board.sysfs), "--procfs", str(board.procfs), "--no-collector.rapl"]
+    with running(exporter_cmd("--listen", f"127.0.0.1:{port}", *roots), port) as proc:
+        scrape(port)  # started, and the scrape's own connection gone
+        time.sleep(0.5)
+        before, start = _main_thread_switches(proc.pid), time.monotonic()
+        time.sleep(5.0)
+        wakes = (_main_thread_switches(proc.pid) - before) / (time.monotonic() - start)
+    assert wakes <= 1.4, f"{wakes:.2f} wakes a second"
+
+
+def test_shutdown_wakes_the_loop_at_once(tmp_path) -> None:
+    """shutdown() does not wait for the loop's next sweep (here 30 s away)."""
+    import threading
+
+    from edgemeter.exporter.cli import assemble
+    from edgemeter.exporter.server import ExporterServer
+    from edgemeter.exporter.webconfig import BasicAuth, WebConfig
+
+    from boardtrees import BOARDS
+    from conftest import board_config
+
+    board = BOARDS["x86_laptop"](tmp_path / "x86")
+    server = ExporterServer(
+        ("127.0.0.1", 0),
+        assemble(board_config(board), ["meminfo"]).scrapes,
+        WebConfig(None, BasicAuth({})),
+        str,
+    )
+    for _ in range(2):  # and a loop started again is not woken by the last shutdown's byte
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 30.0})
+        thread.start()
+        time.sleep(0.2)
+        start = time.monotonic()
+        server.shutdown()
+        thread.join(timeout=5)
+        assert time.monotonic() - start < 1.0
+    server.server_close()
