@@ -8,7 +8,7 @@ request a byte every few seconds, must not stop Prometheus' scrape from being an
   (idle keep-alives first), never one being answered;
 - a connection idle for ``IDLE_TIMEOUT`` is closed, and a request must arrive whole (TLS
   handshake, head and body) within ``REQUEST_DEADLINE`` of its first byte, however slowly the
-  bytes trickle in. The server's accept loop sweeps for both twice a second.
+  bytes trickle in. The server's accept loop sweeps for both once a second (SWEEP_PERIOD).
 
 Closing is ``shutdown()`` on the socket from the accept loop's thread: the handler's thread,
 blocked in poll or recv, wakes up to an ended stream and ends.

@@ -256,10 +256,9 @@ class Integrator:
             self._native[source.name] = run
         self.natively[source.name] = True
         replan = self.clock() + REPLAN
-        first = min(native_sampling.DRAIN_PERIOD, 2 * period)  # start() waits for a first sample
+        wait = min(native_sampling.DRAIN_PERIOD, 2 * period)  # start() waits for a first sample
         try:
-            while not self._stop.wait(first):
-                first = native_sampling.DRAIN_PERIOD
+            while not self._stop.wait(wait):
                 with self._lock:
                     self._drain(source.name)
                 if run.failing or self.clock() >= replan:
@@ -268,6 +267,8 @@ class Integrator:
                     now = self._plan(source)
                     if now != plan:  # a rail relabelled, added or gone (or all of them): again
                         return now is not None
+                # the next drain, or the next search for the files if that is sooner
+                wait = max(0.0, min(native_sampling.DRAIN_PERIOD, replan - self.clock()))
             return True
         finally:
             run.stop()

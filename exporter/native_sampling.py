@@ -24,9 +24,11 @@ except ImportError:  # built without a C compiler: the integrator samples from P
     Sampler = None
 
 Key = tuple[tuple[str, str], ...]
-DRAIN_PERIOD = 1.0  # seconds between the integrator's drains when nothing else asks
 MAX_PERIOD = 0.5  # slower grids gain nothing from C (and a stop waits up to one period)
 BUFFER_SECONDS = 8.0  # samples the C buffer holds between drains; older ones are dropped, counted
+# seconds between the integrator's own drains: every read of energy or samples drains first, so
+# this only keeps the buffer from filling when nobody reads (and a wake costs a busy board CPU)
+DRAIN_PERIOD = BUFFER_SECONDS / 2
 
 
 def available() -> bool:

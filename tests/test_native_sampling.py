@@ -307,3 +307,27 @@ def test_a_power_hat_on_a_pi_is_read_in_c_as_python_reads_it(tmp_path) -> None:
     assert joules == pytest.approx(3.120457 * seconds, rel=0.01)
     from_python = [r.watts for r in collector.read_power(ReadLog())]
     assert set(history.watts) == set(from_python) == {3.120457}
+
+
+@needs_c
+def test_unread_the_integrator_drains_the_c_buffer_only_every_half_of_it(tmp_path, monkeypatch) -> None:
+    """Reads of energy and samples drain the C buffer themselves, so the integrator's own thread
+    wakes only to keep it from filling (every BUFFER_SECONDS / 2), not once a second: each wake
+    costs a busy board CPU. Nothing is lost meanwhile."""
+    drains = []
+    real = native_sampling.NativeRun.drain
+    monkeypatch.setattr(native_sampling.NativeRun, "drain", lambda run: drains.append(1) or real(run))
+    collector, _, _, _ = orin_rail(tmp_path)
+    integrator = Integrator([collector], 10)
+    integrator.start()
+    try:
+        time.sleep(3.0)  # nobody reads
+        own = len(drains)
+        time.sleep(native_sampling.DRAIN_PERIOD)
+        integrator.energy("ina3221")
+    finally:
+        integrator.stop()
+    assert native_sampling.DRAIN_PERIOD <= native_sampling.BUFFER_SECONDS / 2
+    assert own <= 1, f"{own} drains in 3 s"
+    stats = integrator.stats["ina3221"]
+    assert stats.errors == 0 and stats.samples >= 60  # 7 s at 10 Hz: none dropped from the buffer
