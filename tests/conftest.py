@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,19 @@ from edgemeter.exporter.cli import assemble
 from edgemeter.exporter.collectors import COLLECTORS
 from edgemeter.exporter.config import Config
 from edgemeter.exporter.exposition import render
+from edgemeter.exporter.sensors.sysfs import KEPT
 
 from boardtrees import BOARDS, BoardTree
 
 PROCESS_PATTERNS = ("ollama", "llama")
+
+
+@pytest.fixture(autouse=True)
+def _kept_files_closed() -> Iterator[None]:
+    """Each test starts with no kept attribute files: the kept table is process-wide, and a
+    test's tree is gone once it ends."""
+    yield
+    KEPT.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -234,12 +234,6 @@ READER_FILES = [
 def test_every_reader_survives_a_broken_file(
     tmp_path, board: str, rel: str, collector: str, breakage: str
 ) -> None:
-    if breakage == "directory" and collector == "ina3221":
-        pytest.skip(
-            "the INA3221 value files are kept open (read with pread): a driver's changed value or "
-            "garbage is seen at once, a removed device as ENODEV; a path replaced by another inode, "
-            "which sysfs never does, is seen at the next rescan (test_a_kept_open_rail_...)"
-        )
     tree = BOARDS[board](tmp_path / board)
     scrape = make_scraper(board_config(tree))
     before = samples(scrape())

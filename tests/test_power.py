@@ -67,8 +67,10 @@ def test_a_kept_open_rail_is_read_fresh_with_one_syscall_and_found_again_when_it
     collector = Ina3221Collector(board_config(tree))
     first = {r.rail: r.watts for r in collector.read_power(ReadLog())}
     opened: list[str] = []
-    real_open = sysfs.os.open
+    listed: list[str] = []
+    real_open, real_listdir = sysfs.os.open, sysfs.os.listdir
     monkeypatch.setattr(sysfs.os, "open", lambda path, *a: opened.append(path) or real_open(path, *a))
+    monkeypatch.setattr(sysfs.os, "listdir", lambda path: listed.append(path) or real_listdir(path))
     if board == "jetson_orin":
         rail, path, text = "VDD_IN", ina_dir(tree) / "curr1_input", "2000\n"
     else:
@@ -77,7 +79,7 @@ def test_a_kept_open_rail_is_read_fresh_with_one_syscall_and_found_again_when_it
         text = "7000\n"
     path.write_text(text)  # in place, as the driver updates it
     second = {r.rail: r.watts for r in collector.read_power(ReadLog())}
-    assert opened == []  # a sample is a pread of each kept file: no open, no directory scan
+    assert opened == listed == []  # a sample is a pread of each kept file: no open, no scan
     assert second[rail] != first[rail] and second[rail] == pytest.approx(
         5.08 * 2.0 if board == "jetson_orin" else 7.0
     )
@@ -86,7 +88,7 @@ def test_a_kept_open_rail_is_read_fresh_with_one_syscall_and_found_again_when_it
     assert rail not in {r.rail for r in collector.read_power(rlog)} and rlog.errors
     path.write_text(text)
     assert rail in {r.rail for r in collector.read_power(ReadLog())}
-    assert opened  # searched again after the failure
+    assert listed  # searched again after the failure
 
 
 def test_ina3221_iio_driver_on_the_nano(tmp_path) -> None:
@@ -277,17 +279,13 @@ def test_hwmon_power_sampling_visits_only_power_chips(orin, monkeypatch: pytest.
     )
     collector = HwmonCollector(board_config(orin))
     first = collector.read_power(ReadLog())
-    opened: list[str] = []
-    real_open = os.open
-
-    def spy(path: str, flags: int) -> int:
-        opened.append(path)
-        return real_open(path, flags)
-
-    monkeypatch.setattr("edgemeter.exporter.sensors.sysfs.os.open", spy)
+    read: list[str] = []
+    real_open, real_read = os.open, sysfs.KEPT.read
+    monkeypatch.setattr(sysfs.os, "open", lambda path, flags: read.append(path) or real_open(path, flags))
+    monkeypatch.setattr(sysfs.KEPT, "read", lambda path: read.append(path) or real_read(path))
     again = collector.read_power(ReadLog())
     assert [r.watts for r in again] == [r.watts for r in first] == [2.35]
-    assert opened and all("/hwmon7/" in p for p in opened)  # no other chip touched
+    assert read and all("/hwmon7/" in p for p in read)  # no other chip touched
     (orin.sysfs / "class/hwmon/hwmon7/power1_input").unlink()  # the chip lost its input: full rescan
     assert collector.read_power(ReadLog()) == []
 

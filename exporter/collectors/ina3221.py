@@ -1,8 +1,9 @@
 """Jetson INA3221 rails: power, voltage and current per rail, plus integrated energy.
 
 The power sampler reads the rails up to ``--sample-hz`` times a second, so the rails' files are
-found once (again every ``RESCAN`` seconds, and after any failed read) and their value files
-kept open: a sample is one ``pread`` per value (exporter/sensors/sysfs.OpenAttributes).
+found once (again every ``RESCAN`` seconds, and after any failed read); their value files are
+kept open like every attribute (exporter/sensors/sysfs.KeptFiles), so a sample is one ``pread``
+per value.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from edgemeter.exporter.native_sampling import FilePlan, PlannedRail
 from edgemeter.exporter.sensors.hwmon import update_interval
 from edgemeter.exporter.sensors.ina3221 import Channel, ina3221_channels
 from edgemeter.exporter.sensors.power import PowerReading
-from edgemeter.exporter.sensors.sysfs import OpenAttributes, ReadLog
+from edgemeter.exporter.sensors.sysfs import ReadLog
 
 MILLI = 1000  # the drivers' files are in mV, mA and mW
 
@@ -29,7 +30,6 @@ class Ina3221Collector(PowerCollector):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        self._files = OpenAttributes()
         self._channels: tuple[float, list[Channel]] | None = None
         self._interval: float | None = None
 
@@ -62,7 +62,7 @@ class Ina3221Collector(PowerCollector):
         if found is None or time.monotonic() - found[0] > RESCAN:
             found = self._scan(rlog)
         errors = len(rlog.errors)
-        readings = [r for c in found[1] if (r := c.reading(rlog, self._files.number)) is not None]
+        readings = [r for c in found[1] if (r := c.reading(rlog)) is not None]
         if len(rlog.errors) > errors:
             self._channels = None  # a rail that failed: search again at the next read
         return readings

@@ -17,21 +17,12 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from edgemeter.exporter.sensors.power import PowerReading, rail_key
 from edgemeter.exporter.sensors.sysfs import ReadLog, list_dir, read_number, read_text
 
 RAIL_CHANNELS = (1, 2, 3)  # the INA3221's three bus channels (hwmon numbering)
 NOT_A_RAIL = {"", "NC"}
-
-
-class Number(Protocol):
-    """How a channel's values are read: ``read_number`` once, or ``OpenAttributes.number``."""
-
-    def __call__(
-        self, path: str, rlog: ReadLog, scale: float = 1.0, required: bool = True
-    ) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -48,16 +39,16 @@ class Channel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", rail_key(self.rail, "ina3221", self.extra))
 
-    def reading(self, rlog: ReadLog, number: Number = read_number) -> PowerReading | None:
+    def reading(self, rlog: ReadLog) -> PowerReading | None:
         if self.watts is not None:  # iio: power is required, V and A are extras
-            watts = number(self.watts, rlog, 0.001)
+            watts = read_number(self.watts, rlog, 0.001)
             if watts is None:
                 return None
-            volts = number(self.volts, rlog, 0.001, required=False) if self.volts else None
-            amperes = number(self.amperes, rlog, 0.001, required=False) if self.amperes else None
+            volts = read_number(self.volts, rlog, 0.001, required=False) if self.volts else None
+            amperes = read_number(self.amperes, rlog, 0.001, required=False) if self.amperes else None
             return PowerReading(self.rail, "ina3221", watts, volts, amperes, self.extra, known_key=self.key)
-        volts = number(self.volts, rlog, 0.001) if self.volts else None
-        amperes = number(self.amperes, rlog, 0.001) if self.amperes else None
+        volts = read_number(self.volts, rlog, 0.001) if self.volts else None
+        amperes = read_number(self.amperes, rlog, 0.001) if self.amperes else None
         if volts is None or amperes is None:
             return None
         return PowerReading(

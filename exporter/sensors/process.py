@@ -40,9 +40,9 @@ def own_pid(procfs: str) -> str:
 
 def _names(procfs: str, pid: str, rlog: ReadLog) -> list[str]:
     names = []
-    if (comm := read_text(os.path.join(procfs, pid, "comm"), rlog)) is not None:
+    if (comm := read_text(os.path.join(procfs, pid, "comm"), rlog, keep=False)) is not None:
         names.append(comm)
-    raw = read_bytes(os.path.join(procfs, pid, "cmdline"), rlog)
+    raw = read_bytes(os.path.join(procfs, pid, "cmdline"), rlog, keep=False)
     if raw:
         argv0 = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
         names.append(os.path.basename(argv0.split(" ", 1)[0]))
@@ -59,7 +59,7 @@ def patterns_of(procfs: str, pid: str, patterns: tuple[str, ...], rlog: ReadLog)
 
 def _stat(procfs: str, pid: str, rlog: ReadLog) -> tuple[float, int] | None:
     path = os.path.join(procfs, pid, "stat")
-    text = read_text(path, rlog)
+    text = read_text(path, rlog, keep=False)  # pids come and go: never kept open
     if text is None:
         return None  # exited between listing and reading
     # comm may contain spaces and ")", so fields are counted from the last ")".
