@@ -110,3 +110,10 @@ def test_perturbation_benchmark_runs_each_way(tmp_path: Path, mode: str | None) 
         assert "WITHOUT the exporter" in out and "no target" in out and figures["exporter_core_share"] == []
     else:
         assert "exporter CPU, % of one core" in out and len(figures["exporter_core_share"]) == 2
+
+
+def test_sysfs_reads_benchmark_prints_both_ways_side_by_side(tmp_path: Path) -> None:
+    printed, figures = bench("sysfs_reads.py", tmp_path, "--rounds", "5", "--files", "10")
+    assert "open+read+close" in printed and "kept pread" in printed
+    fixture = figures["Orin fixture tree (on disk)"]
+    assert fixture["files"] > 10 and fixture["open_read_close_us"] > 0 and fixture["kept_pread_us"] > 0
