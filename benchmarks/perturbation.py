@@ -19,17 +19,26 @@ so the two parts of the cost can be told apart.
 ``--control`` runs both sides without the exporter (an A/A run): the "loss" it prints is the
 method's own noise and bias on this machine, the floor below which no loss can be told apart.
 
+``--toggle SECONDS`` pairs at a finer grain, for a machine whose speed drifts between runs: one
+exporter and one runner process throughout, the runner repeating the first prompt, and the
+exporter stopped (SIGSTOP, its scrapes paused) and resumed every SECONDS. Each prompt decoded
+wholly inside one window counts for that window's side; a pair is two adjacent windows. The
+runner does not read the exporter here (a stopped one could not answer), so this is
+``--exporter-only``'s cost: what runs during a decode.
+
 usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--python PATH]
-                                                     [--exporter-only | --control] [--json FILE]
+                                                     [--exporter-only | --control | --toggle S] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +54,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from scrape import exporter_command, free_port, interpreter, proc_stats, wait  # noqa: E402
 
 from edgemeter.runner.backends.llamacpp import default_model  # noqa: E402
+from edgemeter.runner.prompts import load_prompts  # noqa: E402
 
 TARGET_LOSS_PCT = 0.5
 
@@ -81,6 +91,8 @@ class Exporter:
         conn.getresponse().read()
         conn.close()
         self.scrapes = 0
+        self.running = threading.Event()  # cleared while the process is stopped (--toggle)
+        self.running.set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._scrape, daemon=True)
         self._thread.start()
@@ -94,6 +106,8 @@ class Exporter:
     def _scrape(self) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         while not self._stop.wait(1.0):
+            if not self.running.is_set():
+                continue
             conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
             conn.getresponse().read()
             self.scrapes += 1
@@ -104,9 +118,18 @@ class Exporter:
         share = (proc_stats(self.proc.pid)[0] - self.cpu0) / (time.monotonic() - self.t0)
         self._stop.set()
         self._thread.join()
+        self.resume()
         self.proc.terminate()
         self.proc.wait(timeout=10)
         return share
+
+    def pause(self) -> None:
+        self.running.clear()
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+        self.running.set()
 
 
 def with_exporter(args: argparse.Namespace, tmp: Path, r: int, shares: list[float]) -> list[float]:
@@ -121,18 +144,29 @@ def with_exporter(args: argparse.Namespace, tmp: Path, r: int, shares: list[floa
 
 def run_prompts(args: argparse.Namespace, results: Path, exporter_url: str | None) -> list[float]:
     """Decode tok/s of every measured prompt of one runner invocation."""
+    return [r["decode_tokens_per_second"] for r in runner_records(args, results, exporter_url)]
+
+
+def runner_records(
+    args: argparse.Namespace,
+    results: Path,
+    exporter_url: str | None,
+    prompts: Path | None = None,
+    repeat: int = 0,
+) -> list[dict]:
+    """The measured records with a decode rate of one runner invocation."""
     cmd = [
         sys.executable,
         "-m",
         "edgemeter.runner",
         "--prompts",
-        str(args.prompts),
+        str(prompts or args.prompts),
         "--max-tokens",
         str(args.max_tokens),
         "--threads",
         str(args.threads),
         "--repeat",
-        str(args.repeat),
+        str(repeat or args.repeat),
         "--warmup",
         "1",
         "--results",
@@ -147,8 +181,52 @@ def run_prompts(args: argparse.Namespace, results: Path, exporter_url: str | Non
     recs = [json.loads(line) for line in path.read_text().splitlines()]
     if exporter_url and not any(r.get("energy_joules") for r in recs if not r.get("warmup")):
         sys.exit("benchmark: the runner read no energy from the exporter: the 'with' side is not measuring")
-    measured = [r for r in recs if not r.get("warmup")]
-    return [r["decode_tokens_per_second"] for r in measured if r["decode_tokens_per_second"]]
+    return [r for r in recs if not r.get("warmup") and r["decode_tokens_per_second"]]
+
+
+def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], list[list[float]], float]:
+    """--toggle: per pair of adjacent windows, the decode rates with the exporter stopped and
+    running; and the exporter's CPU per second it ran, as a share of one core."""
+    prompt = tmp / "one_prompt.txt"  # the same work in every window: only the machine varies
+    prompt.write_text(load_prompts(args.prompts)[0].text.replace("\n", " ") + "\n")
+    exporter = Exporter(tmp / "tree", args.sample_hz, args.exporter_cmd)
+    edges: list[tuple[float, bool]] = [(time.time(), True)]  # (when, running from then on)
+    done = threading.Event()
+
+    def toggle() -> None:
+        while not done.wait(args.toggle):
+            if edges[-1][1]:
+                exporter.pause()
+            else:
+                exporter.resume()
+            edges.append((time.time(), not edges[-1][1]))
+
+    flipper = threading.Thread(target=toggle, daemon=True)
+    flipper.start()
+    try:
+        records = runner_records(args, tmp / "toggled", None, prompt, repeat=args.rounds * 16)
+    finally:
+        done.set()
+        flipper.join()
+        edges.append((time.time(), edges[-1][1]))
+        cpu = proc_stats(exporter.proc.pid)[0] - exporter.cpu0
+        exporter.stop()
+    spans = list(itertools.pairwise(edges))  # (start, running), (end, _) of each window
+    windows: list[list[float]] = [[] for _ in spans]
+    for r in records:
+        for i, ((start, _), (end, _)) in enumerate(spans):
+            if start <= r["started_at"] and r["ended_at"] <= end:
+                windows[i].append(r["decode_tokens_per_second"])
+    ran = sum(end - start for (start, on), (end, _) in spans if on)
+    without, with_ = [], []
+    # pairs start at windows 0, 3, 6, ...: running first, then stopped first, and so on, so a
+    # drift within a pair falls on both sides alike
+    for i in range(0, len(windows) - 1, 3):
+        if windows[i] and windows[i + 1]:
+            running, stopped = (i, i + 1) if spans[i][0][1] else (i + 1, i)
+            with_.append(windows[running])
+            without.append(windows[stopped])
+    return without, with_, cpu / ran if ran else 0.0
 
 
 def spread_pct(rounds: list[float]) -> float:
@@ -187,8 +265,17 @@ def main() -> int:
         action="store_true",
         help="both sides without the exporter (A/A): the method's own noise on this machine",
     )
+    side.add_argument(
+        "--toggle",
+        type=float,
+        metavar="SECONDS",
+        help="one exporter and one runner throughout, the exporter stopped and resumed every SECONDS "
+        "(pairs of adjacent windows; --rounds x 16 prompts)",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    if args.toggle is not None and not args.toggle > 0:
+        ap.error(f"--toggle {args.toggle:g}: must be a positive number of seconds")
     args.exporter_cmd = exporter_command(args.python)
     model = default_model()
     if model is None:
@@ -198,7 +285,12 @@ def main() -> int:
     shares: list[float] = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        for r in range(args.rounds):  # paired rounds, the order alternating
+        if args.toggle:
+            without, with_, share = toggled(args, tmp)
+            shares.append(share)
+            if not without:
+                sys.exit("benchmark: no window held a whole prompt: make --toggle longer")
+        for r in range(0 if args.toggle else args.rounds):  # paired rounds, the order alternating
             if r % 2:
                 with_.append(with_exporter(args, tmp, r, shares))
                 without.append(run_prompts(args, tmp / f"without{r}", None))
@@ -213,7 +305,12 @@ def main() -> int:
     loss = statistics.median(losses)
     lo, hi = bootstrap_ci(losses)
     n = sum(map(len, without))
-    print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
+    if args.toggle:
+        pairs = f"{len(without)} pairs of {args.toggle:g} s windows"
+        print(f"{model.name}, {pairs}, {n} prompts a side, {args.threads} threads")
+        print("toggle (--toggle): the exporter stopped and resumed in one run; the runner does not read it")
+    else:
+        print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
     print(f"exporter under {interpreter(args.exporter_cmd)}")
     if args.exporter_only:
         print("the runner does not read the exporter (--exporter-only): no edge reads, no /samples")
@@ -225,7 +322,7 @@ def main() -> int:
         print(f"{'A/A difference (%, paired)':38}{loss:>20.2f}")
     else:
         print(f"{'loss with the exporter (%, paired)':38}{loss:>20.2f}   <= {TARGET_LOSS_PCT:g}")
-    print(f"{'  its 95 % interval over rounds':38}{f'[{lo:.2f}, {hi:.2f}]':>20}")
+    print(f"{'  its 95 % interval over pairs':38}{f'[{lo:.2f}, {hi:.2f}]':>20}")
     print(f"{'spread of round medians (%)':38}{spread_pct(rounds_a):>10.2f}{spread_pct(rounds_b):>10.2f}")
     if shares:
         share = statistics.median(shares) * 100
@@ -248,6 +345,7 @@ def main() -> int:
             "round_medians_with": rounds_b,
             "exporter_core_share": shares,
             "control": args.control,
+            "toggle_seconds": args.toggle,
             "target_met": met,
         }
         Path(args.json).write_text(json.dumps(figures, indent=2))

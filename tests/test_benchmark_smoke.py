@@ -117,3 +117,25 @@ def test_sysfs_reads_benchmark_prints_both_ways_side_by_side(tmp_path: Path) -> 
     assert "open+read+close" in printed and "kept pread" in printed
     fixture = figures["Orin fixture tree (on disk)"]
     assert fixture["files"] > 10 and fixture["open_read_close_us"] > 0 and fixture["kept_pread_us"] > 0
+
+
+def test_perturbation_benchmark_toggles_one_exporter_within_one_run(tmp_path: Path) -> None:
+    _model_or_skip()
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("# the first prompt is the one repeated\nName a colour.\nSay hi.\n")
+    args = ["--toggle", "0.5", "--rounds", "3", "--max-tokens", "8", "--prompts", str(prompts)]
+    out, figures = bench("perturbation.py", tmp_path, *args)
+    assert "stopped and resumed in one run" in out and figures["toggle_seconds"] == 0.5
+    assert len(figures["round_losses_pct"]) >= 1 and figures["with_median"] > 0
+    assert len(figures["exporter_core_share"]) == 1  # its CPU per second run (clock ticks: may be 0 here)
+
+
+def test_perturbation_benchmark_refuses_a_toggle_that_is_not_a_time() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "perturbation.py"), "--toggle", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--toggle 0: must be a positive number of seconds" in done.stderr
+    assert "Traceback" not in done.stderr
