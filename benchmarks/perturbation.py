@@ -24,10 +24,11 @@ exporter and one runner process throughout, the runner repeating the first promp
 exporter stopped (SIGSTOP, its scrapes paused) and resumed every SECONDS. Each prompt decoded
 wholly inside one window counts for that window's side; a pair is two adjacent windows. The
 runner does not read the exporter here (a stopped one could not answer), so this is
-``--exporter-only``'s cost: what runs during a decode.
+``--exporter-only``'s cost: what runs during a decode. With ``--control`` the windows alternate
+with no exporter at all: the A/A floor at the same grain.
 
 usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--python PATH]
-                                                     [--exporter-only | --control | --toggle S] [--json FILE]
+                                                     [--exporter-only | --control] [--toggle S] [--json FILE]
 """
 
 from __future__ import annotations
@@ -184,18 +185,21 @@ def runner_records(
     return [r for r in recs if not r.get("warmup") and r["decode_tokens_per_second"]]
 
 
-def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], list[list[float]], float]:
+def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], list[list[float]], float | None]:
     """--toggle: per pair of adjacent windows, the decode rates with the exporter stopped and
-    running; and the exporter's CPU per second it ran, as a share of one core."""
+    running; and the exporter's CPU per second it ran, as a share of one core (None with
+    --control: no exporter in either window)."""
     prompt = tmp / "one_prompt.txt"  # the same work in every window: only the machine varies
     prompt.write_text(load_prompts(args.prompts)[0].text.replace("\n", " ") + "\n")
-    exporter = Exporter(tmp / "tree", args.sample_hz, args.exporter_cmd)
+    exporter = None if args.control else Exporter(tmp / "tree", args.sample_hz, args.exporter_cmd)
     edges: list[tuple[float, bool]] = [(time.time(), True)]  # (when, running from then on)
     done = threading.Event()
 
     def toggle() -> None:
         while not done.wait(args.toggle):
-            if edges[-1][1]:
+            if exporter is None:  # --control: the windows alternate, with no exporter on either side
+                pass
+            elif edges[-1][1]:
                 exporter.pause()
             else:
                 exporter.resume()
@@ -209,8 +213,10 @@ def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], lis
         done.set()
         flipper.join()
         edges.append((time.time(), edges[-1][1]))
-        cpu = proc_stats(exporter.proc.pid)[0] - exporter.cpu0
-        exporter.stop()
+        cpu = 0.0
+        if exporter is not None:
+            cpu = proc_stats(exporter.proc.pid)[0] - exporter.cpu0
+            exporter.stop()
     spans = list(itertools.pairwise(edges))  # (start, running), (end, _) of each window
     windows: list[list[float]] = [[] for _ in spans]
     for r in records:
@@ -226,7 +232,7 @@ def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], lis
             running, stopped = (i, i + 1) if spans[i][0][1] else (i + 1, i)
             with_.append(windows[running])
             without.append(windows[stopped])
-    return without, with_, cpu / ran if ran else 0.0
+    return without, with_, cpu / ran if ran and exporter is not None else None
 
 
 def spread_pct(rounds: list[float]) -> float:
@@ -265,17 +271,19 @@ def main() -> int:
         action="store_true",
         help="both sides without the exporter (A/A): the method's own noise on this machine",
     )
-    side.add_argument(
+    ap.add_argument(
         "--toggle",
         type=float,
         metavar="SECONDS",
         help="one exporter and one runner throughout, the exporter stopped and resumed every SECONDS "
-        "(pairs of adjacent windows; --rounds x 16 prompts)",
+        "(pairs of adjacent windows; --rounds x 16 prompts; with --control, no exporter in either)",
     )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     if args.toggle is not None and not args.toggle > 0:
         ap.error(f"--toggle {args.toggle:g}: must be a positive number of seconds")
+    if args.toggle and args.exporter_only:
+        ap.error("--toggle with --exporter-only: --toggle never has the runner read the exporter")
     args.exporter_cmd = exporter_command(args.python)
     model = default_model()
     if model is None:
@@ -287,7 +295,7 @@ def main() -> int:
         tmp = Path(d)
         if args.toggle:
             without, with_, share = toggled(args, tmp)
-            shares.append(share)
+            shares += [] if share is None else [share]
             if not without:
                 sys.exit("benchmark: no window held a whole prompt: make --toggle longer")
         for r in range(0 if args.toggle else args.rounds):  # paired rounds, the order alternating
@@ -308,7 +316,10 @@ def main() -> int:
     if args.toggle:
         pairs = f"{len(without)} pairs of {args.toggle:g} s windows"
         print(f"{model.name}, {pairs}, {n} prompts a side, {args.threads} threads")
-        print("toggle (--toggle): the exporter stopped and resumed in one run; the runner does not read it")
+        if not args.control:
+            print(
+                "toggle (--toggle): the exporter stopped and resumed in one run; the runner does not read it"
+            )
     else:
         print(f"{model.name}, {args.rounds} rounds each way, {n} prompts a side, {args.threads} threads")
     print(f"exporter under {interpreter(args.exporter_cmd)}")

@@ -119,15 +119,19 @@ def test_sysfs_reads_benchmark_prints_both_ways_side_by_side(tmp_path: Path) -> 
     assert fixture["files"] > 10 and fixture["open_read_close_us"] > 0 and fixture["kept_pread_us"] > 0
 
 
-def test_perturbation_benchmark_toggles_one_exporter_within_one_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("control", [False, True])
+def test_perturbation_benchmark_toggles_one_exporter_within_one_run(tmp_path: Path, control: bool) -> None:
     _model_or_skip()
     prompts = tmp_path / "p.txt"
     prompts.write_text("# the first prompt is the one repeated\nName a colour.\nSay hi.\n")
     args = ["--toggle", "0.5", "--rounds", "3", "--max-tokens", "8", "--prompts", str(prompts)]
-    out, figures = bench("perturbation.py", tmp_path, *args)
-    assert "stopped and resumed in one run" in out and figures["toggle_seconds"] == 0.5
+    out, figures = bench("perturbation.py", tmp_path, *args, *(["--control"] if control else []))
+    assert figures["toggle_seconds"] == 0.5 and figures["control"] is control
     assert len(figures["round_losses_pct"]) >= 1 and figures["with_median"] > 0
-    assert len(figures["exporter_core_share"]) == 1  # its CPU per second run (clock ticks: may be 0 here)
+    if control:  # the windows alternate with no exporter on either side
+        assert "WITHOUT the exporter" in out and figures["exporter_core_share"] == []
+    else:  # its CPU per second it ran (clock ticks: may be 0 in so short a run)
+        assert "stopped and resumed in one run" in out and len(figures["exporter_core_share"]) == 1
 
 
 def test_perturbation_benchmark_refuses_a_toggle_that_is_not_a_time() -> None:
