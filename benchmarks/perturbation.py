@@ -197,12 +197,8 @@ def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], lis
 
     def toggle() -> None:
         while not done.wait(args.toggle):
-            if exporter is None:  # --control: the windows alternate, with no exporter on either side
-                pass
-            elif edges[-1][1]:
-                exporter.pause()
-            else:
-                exporter.resume()
+            if exporter is not None:  # with --control the windows alternate, no exporter in either
+                (exporter.pause if edges[-1][1] else exporter.resume)()
             edges.append((time.time(), not edges[-1][1]))
 
     flipper = threading.Thread(target=toggle, daemon=True)
