@@ -35,8 +35,8 @@ class Clock:
 
 class SensorFile:
     """A fixture's sensor file changed in place, as a driver changes its value: one fixed-width
-    ``pwrite`` at offset 0, so a reader never sees it half-written, and one that keeps the file
-    open (the INA3221 rails, re-read with ``pread``) sees every new value."""
+    ``pwrite`` at offset 0, so a reader never sees it half-written, and the exporter, which keeps
+    every attribute open and re-reads it with ``pread``, sees every new value."""
 
     def __init__(self, path: Path) -> None:
         self.fd = os.open(path, os.O_WRONLY)

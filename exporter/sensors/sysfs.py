@@ -11,6 +11,9 @@ would fail a whole scrape where another silently drops a sensor. The rules (STYL
 - EAGAIN, EIO, ENODATA, EINVAL, ETIMEDOUT, ENXIO, ENODEV, EISDIR, empty or unparsable text, or a
   non-finite number -> absent and counted as an error in the scrape's :class:`ReadLog`;
 - anything else propagates, and the collector wrapper marks the collector as failed.
+
+Attributes are read through descriptors kept open between scrapes (:class:`KeptFiles`): one
+``pread`` from offset 0 a reading, with the same outcomes as a fresh open and read.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ def _classify(path: str, exc: OSError, rlog: ReadLog, required: bool) -> None:
     raise exc
 
 
+class _Failed(Exception):
+    """An attribute read that failed, and whether the file had opened (a read error is always
+    counted; an open's ENOENT only where the caller required the file)."""
+
+    def __init__(self, error: OSError, opened: bool) -> None:
+        self.error, self.opened = error, opened
+
+
 def read_bytes(
     path: str, rlog: ReadLog, required: bool = False, whole: bool = False, keep: bool = True
 ) -> bytes | None:
@@ -116,14 +127,6 @@ def read_bytes(
         return None
     finally:
         os.close(fd)
-
-
-class _Failed(Exception):
-    """An attribute read that failed, and whether the file had opened (a read error is always
-    counted; an open's ENOENT only where the caller required the file)."""
-
-    def __init__(self, error: OSError, opened: bool) -> None:
-        self.error, self.opened = error, opened
 
 
 def _open_read(path: str, keep: bool) -> tuple[bytes, int]:
