@@ -27,8 +27,19 @@ runner does not read the exporter here (a stopped one could not answer), so this
 ``--exporter-only``'s cost: what runs during a decode. With ``--control`` the windows alternate
 with no exporter at all: the A/A floor at the same grain.
 
+``--toggle S --doses 0,1,4,16`` measures what one such interval cannot resolve on a noisy
+machine: the loss as the exporter's work is multiplied (dose K: K scrapes a second, K x
+--sample-hz), one toggled run per dose, dose 0 being the A/A windows of ``--control``. A loss of
+5 % stands far above the noise that hides one of 0.4 %, so a line fitted to loss against the
+exporter's measured CPU has a slope known to some ten per cent. Its intercept is what the
+method leans with no exporter at all (dose 0 pins it); the slope times the CPU at dose 1 is the
+exporter's own loss at dose 1, with a bootstrap interval over every dose's pairs. The CPU is the
+regressor, not the dose, because a warm exporter costs less per scrape: charging the dose-1 CPU
+at the high doses' rate overstates the loss, never hides it.
+
 usage: .venv/bin/python benchmarks/perturbation.py [--rounds N] [--repeat N] [--max-tokens N] [--python PATH]
-                                                     [--exporter-only | --control] [--toggle S] [--json FILE]
+                                                     [--exporter-only | --control] [--toggle S [--doses K,..]]
+                                                     [--json FILE]
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -61,9 +73,10 @@ TARGET_LOSS_PCT = 0.5
 
 
 class Exporter:
-    """The real exporter on a fixture tree, scraped at 1 Hz on a thread of this process."""
+    """The real exporter on a fixture tree, scraped at ``scrape_hz`` (1 Hz: Prometheus's pace;
+    more under --doses) on a thread of this process."""
 
-    def __init__(self, tmp: Path, sample_hz: float, command: list[str]) -> None:
+    def __init__(self, tmp: Path, sample_hz: float, command: list[str], scrape_hz: float = 1.0) -> None:
         sys.path.insert(0, str(REPO / "tests"))
         from boardtrees import BOARDS
 
@@ -92,8 +105,11 @@ class Exporter:
         conn.getresponse().read()
         conn.close()
         self.scrapes = 0
+        self.scrape_hz = scrape_hz
         self.running = threading.Event()  # cleared while the process is stopped (--toggle)
         self.running.set()
+        self._stopped_s = 0.0  # time spent stopped, and since when it is stopped now
+        self._stopped_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._scrape, daemon=True)
         self._thread.start()
@@ -104,32 +120,49 @@ class Exporter:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def running_clock(self) -> float:
+        """Seconds it has run (monotonic, less the time it was stopped)."""
+        now = time.monotonic()
+        return now - self._stopped_s - (now - self._stopped_at if self._stopped_at is not None else 0.0)
+
     def _scrape(self) -> None:
+        # due on the clock of its running time: each running second gets scrape_hz scrapes
+        # whatever the windows' length (ticks skipped while it is stopped could alias away, and
+        # ticks kept for later would crowd in at every resume); no polling while it is stopped
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        while not self._stop.wait(1.0):
-            if not self.running.is_set():
+        due = self.running_clock() + 1.0 / self.scrape_hz
+        while not self._stop.is_set():
+            self.running.wait()
+            left = due - self.running_clock()
+            if left > 0:
+                self._stop.wait(left)
                 continue
             conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
             conn.getresponse().read()
             self.scrapes += 1
+            due += 1.0 / self.scrape_hz
         conn.close()
 
     def stop(self) -> float:
         """Stop it; the share of one core it used while it ran."""
         share = (proc_stats(self.proc.pid)[0] - self.cpu0) / (time.monotonic() - self.t0)
+        self.resume()  # first: the scraping thread may be waiting for it
         self._stop.set()
         self._thread.join()
-        self.resume()
         self.proc.terminate()
         self.proc.wait(timeout=10)
         return share
 
     def pause(self) -> None:
+        self._stopped_at = time.monotonic()
         self.running.clear()
         self.proc.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
+        if self._stopped_at is not None:
+            self._stopped_s += time.monotonic() - self._stopped_at
+            self._stopped_at = None
         self.running.set()
 
 
@@ -185,13 +218,25 @@ def runner_records(
     return [r for r in recs if not r.get("warmup") and r["decode_tokens_per_second"]]
 
 
-def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], list[list[float]], float | None]:
-    """--toggle: per pair of adjacent windows, the decode rates with the exporter stopped and
-    running; and the exporter's CPU per second it ran, as a share of one core (None with
-    --control: no exporter in either window)."""
+class Toggled(NamedTuple):
+    """One --toggle run: per pair of adjacent windows, the decode rates with the exporter stopped
+    and running; and, per second it ran, its CPU as a share of one core and its scrapes (None
+    with --control: no exporter in either window)."""
+
+    without: list[list[float]]
+    with_: list[list[float]]
+    core_share: float | None
+    scrape_hz: float | None
+
+
+def toggled(args: argparse.Namespace, tmp: Path, dose: float = 1.0) -> Toggled:
+    """--toggle: one exporter and one runner, the exporter stopped and resumed every
+    ``args.toggle`` seconds; ``dose`` multiplies its scrape and sample rates."""
     prompt = tmp / "one_prompt.txt"  # the same work in every window: only the machine varies
     prompt.write_text(load_prompts(args.prompts)[0].text.replace("\n", " ") + "\n")
-    exporter = None if args.control else Exporter(tmp / "tree", args.sample_hz, args.exporter_cmd)
+    exporter = None
+    if dose and not args.control:
+        exporter = Exporter(tmp / f"tree{dose:g}", args.sample_hz * dose, args.exporter_cmd, scrape_hz=dose)
     edges: list[tuple[float, bool]] = [(time.time(), True)]  # (when, running from then on)
     done = threading.Event()
 
@@ -204,15 +249,16 @@ def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], lis
     flipper = threading.Thread(target=toggle, daemon=True)
     flipper.start()
     try:
-        records = runner_records(args, tmp / "toggled", None, prompt, repeat=args.rounds * 16)
+        records = runner_records(args, tmp / f"toggled{dose:g}", None, prompt, repeat=args.rounds * 16)
     finally:
         done.set()
         flipper.join()
         edges.append((time.time(), edges[-1][1]))
-        cpu = 0.0
+        cpu = scrapes = 0.0
         if exporter is not None:
             cpu = proc_stats(exporter.proc.pid)[0] - exporter.cpu0
             exporter.stop()
+            scrapes = exporter.scrapes
     spans = list(itertools.pairwise(edges))  # (start, running), (end, _) of each window
     windows: list[list[float]] = [[] for _ in spans]
     for r in records:
@@ -228,7 +274,111 @@ def toggled(args: argparse.Namespace, tmp: Path) -> tuple[list[list[float]], lis
             running, stopped = (i, i + 1) if spans[i][0][1] else (i + 1, i)
             with_.append(windows[running])
             without.append(windows[stopped])
-    return without, with_, cpu / ran if ran and exporter is not None else None
+    if not ran or exporter is None:
+        return Toggled(without, with_, None, None)
+    return Toggled(without, with_, cpu / ran, scrapes / ran)
+
+
+def paired_losses(without: list[list[float]], with_: list[list[float]]) -> list[float]:
+    """Each pair's (or round's) loss in %, from the medians of its two sides."""
+    return [
+        (statistics.median(a) - statistics.median(b)) / statistics.median(a) * 100
+        for a, b in zip(without, with_, strict=True)
+    ]
+
+
+def dose_runs(args: argparse.Namespace, tmp: Path) -> list[dict]:
+    """--doses: one toggled run per dose; its pairs' losses and the exporter's CPU (% of a core)."""
+    runs = []
+    # taken from the low end and the high end in turn (0, 16, 1, 4), so a drift of the machine
+    # over the minutes of the whole run does not line up with the dose
+    order = [d for pair in itertools.zip_longest(args.doses, reversed(args.doses)) for d in pair]
+    for dose in list(dict.fromkeys(order))[: len(args.doses)]:
+        run = toggled(args, tmp, dose)
+        if not run.without or (dose and run.core_share is None):
+            sys.exit(f"benchmark: dose {dose:g}: no window held a whole prompt: make --toggle longer")
+        losses = paired_losses(run.without, run.with_)
+        runs.append(
+            {
+                "dose": dose,
+                "pairs": len(losses),
+                "loss_pct": statistics.median(losses),
+                "loss_ci95": list(bootstrap_ci(losses)),
+                "core_share_pct": (run.core_share or 0.0) * 100,  # dose 0: no exporter, no CPU
+                "scrapes_per_second": run.scrape_hz or 0.0,
+                "pair_losses_pct": losses,
+            }
+        )
+    return sorted(runs, key=lambda r: r["dose"])
+
+
+def line_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares (intercept, slope) of y = a + b x."""
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    return my - slope * mx, slope
+
+
+def dose_fit(runs: list[dict], resamples: int = 2000) -> dict:
+    """The line of loss on CPU over the doses, the exporter's loss at dose 1 it gives (slope x
+    the dose-1 CPU) and 95 % intervals: each dose's pairs resampled (seeded: the same data, the
+    same answer)."""
+    shares = [r["core_share_pct"] for r in runs]
+    at_one = next(r["core_share_pct"] for r in runs if r["dose"] == 1)
+    lean, slope = line_fit([(s, r["loss_pct"]) for s, r in zip(shares, runs, strict=True)])
+    rng = random.Random(0)
+    fits = [
+        line_fit(
+            [
+                (s, statistics.median(rng.choices(r["pair_losses_pct"], k=r["pairs"])))
+                for s, r in zip(shares, runs, strict=True)
+            ]
+        )
+        for _ in range(resamples)
+    ]
+    leans, slopes = sorted(a for a, _ in fits), sorted(b for _, b in fits)
+    lo, hi = int(0.025 * resamples), int(0.975 * resamples) - 1
+    return {
+        "intercept_pct": lean,
+        "intercept_ci95": [leans[lo], leans[hi]],
+        "slope_pct_per_pct_of_core": slope,
+        "slope_ci95": [slopes[lo], slopes[hi]],
+        "dose1_core_share_pct": at_one,
+        "loss_pct": slope * at_one,
+        "loss_ci95": [slopes[lo] * at_one, slopes[hi] * at_one],
+    }
+
+
+def report_doses(args: argparse.Namespace, model: str, runs: list[dict], fit: dict) -> bool:
+    """Print the dose table and the fit; whether the whole interval at dose 1 is within target."""
+    doses = ", ".join(f"{d:g}" for d in args.doses)
+    print(f"{model}, {args.toggle:g} s windows toggled, doses {doses}, {args.threads} threads")
+    print(f"dose K: K scrapes a second and K x {args.sample_hz:g} Hz sampling; the runner does not read it")
+    print(f"exporter under {interpreter(args.exporter_cmd)}")
+    heads = f"{'CPU, % of a core':>18}{'loss (%, paired)':>18}{'95 % interval':>18}"
+    print(f"{'dose':>5}{'pairs':>7}{heads}{'line':>8}")
+    lean, slope = fit["intercept_pct"], fit["slope_pct_per_pct_of_core"]
+    for r in runs:
+        lo, hi = r["loss_ci95"]
+        line = lean + slope * r["core_share_pct"]
+        interval = f"[{lo:.2f}, {hi:.2f}]"
+        print(
+            f"{r['dose']:>5g}{r['pairs']:>7}{r['core_share_pct']:>18.2f}{r['loss_pct']:>18.2f}{interval:>18}{line:>8.2f}"
+        )
+    lo, hi = fit["intercept_ci95"]
+    print(f"{'the method leans, no exporter (intercept)':44}{lean:>8.2f}   [{lo:.2f}, {hi:.2f}]")
+    lo, hi = fit["slope_ci95"]
+    print(f"{'loss per % of a core (slope)':44}{slope:>8.2f}   [{lo:.2f}, {hi:.2f}]")
+    lo, hi = fit["loss_ci95"]
+    at_one = f"{fit['loss_pct']:>8.2f}   [{lo:.2f}, {hi:.2f}]"
+    print(f"{'loss at dose 1 (slope x its CPU, %)':44}{at_one}   <= {TARGET_LOSS_PCT:g}")
+    met = hi <= TARGET_LOSS_PCT
+    if met:
+        print(f"target met: the whole interval is at most {TARGET_LOSS_PCT:g} %")
+    else:
+        print("TARGET MISSED" if lo > TARGET_LOSS_PCT else "target not shown: the interval reaches above it")
+    return met
 
 
 def spread_pct(rounds: list[float]) -> float:
@@ -241,6 +391,18 @@ def bootstrap_ci(values: list[float], resamples: int = 5000) -> tuple[float, flo
     rng = random.Random(0)
     medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
     return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
+def doses_list(text: str) -> list[float]:
+    """--doses 0,1,4,16: multiples of the exporter's work: 0 (the A/A windows, which pin the
+    line's intercept), 1 (whose loss is asked) and at least one above 1 (which fix its slope)."""
+    try:
+        doses = sorted({float(k) for k in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a comma-separated list of numbers") from None
+    if doses[0] != 0 or 1 not in doses or doses[-1] <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the doses must include 0, 1 and one above 1")
+    return doses
 
 
 def main() -> int:
@@ -274,8 +436,19 @@ def main() -> int:
         help="one exporter and one runner throughout, the exporter stopped and resumed every SECONDS "
         "(pairs of adjacent windows; --rounds x 16 prompts; with --control, no exporter in either)",
     )
+    ap.add_argument(
+        "--doses",
+        type=doses_list,
+        metavar="K,...",
+        help="with --toggle: one run per dose K (K scrapes/s, K x --sample-hz; 0: no exporter), the "
+        "loss at dose 1 from the slope of loss on the exporter's CPU (include 0, 1 and one above 1)",
+    )
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    if args.doses and not args.toggle:
+        ap.error("--doses needs --toggle SECONDS: each dose is one toggled run")
+    if args.doses and args.control:
+        ap.error("--doses with --control: a dose multiplies the exporter's work, and a control has none")
     if args.toggle is not None and not args.toggle > 0:
         ap.error(f"--toggle {args.toggle:g}: must be a positive number of seconds")
     if args.toggle and args.exporter_only:
@@ -287,10 +460,19 @@ def main() -> int:
     without: list[list[float]] = []
     with_: list[list[float]] = []
     shares: list[float] = []
+    if args.doses:
+        with tempfile.TemporaryDirectory() as d:
+            runs = dose_runs(args, Path(d))
+        fit = dose_fit(runs)
+        met = report_doses(args, model.name, runs, fit)
+        if args.json:
+            figures = {"toggle_seconds": args.toggle, "doses": runs, **fit, "target_met": met}
+            Path(args.json).write_text(json.dumps(figures, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.toggle:
-            without, with_, share = toggled(args, tmp)
+            without, with_, share, _ = toggled(args, tmp)
             shares += [] if share is None else [share]
             if not without:
                 sys.exit("benchmark: no window held a whole prompt: make --toggle longer")
@@ -305,7 +487,7 @@ def main() -> int:
     b = statistics.median(x for rnd in with_ for x in rnd)
     rounds_a = [statistics.median(rnd) for rnd in without]
     rounds_b = [statistics.median(rnd) for rnd in with_]
-    losses = [(x - y) / x * 100 for x, y in zip(rounds_a, rounds_b, strict=True)]
+    losses = paired_losses(without, with_)
     loss = statistics.median(losses)
     lo, hi = bootstrap_ci(losses)
     n = sum(map(len, without))

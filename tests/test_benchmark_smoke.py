@@ -3,6 +3,7 @@ unit tests would be flaky on a shared 2-core machine)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -134,12 +135,80 @@ def test_perturbation_benchmark_toggles_one_exporter_within_one_run(tmp_path: Pa
         assert "stopped and resumed in one run" in out and len(figures["exporter_core_share"]) == 1
 
 
-def test_perturbation_benchmark_refuses_a_toggle_that_is_not_a_time() -> None:
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--toggle", "0"], "--toggle 0: must be a positive number of seconds"),
+        (["--doses", "0,1,4"], "--doses needs --toggle SECONDS"),
+        (["--toggle", "2", "--doses", "1,4,16"], "'1,4,16': the doses must include 0, 1 and one above 1"),
+        (["--toggle", "2", "--doses", "0,4"], "'0,4': the doses must include 0, 1 and one above 1"),
+        (["--toggle", "2", "--doses", "0,1"], "'0,1': the doses must include 0, 1 and one above 1"),
+        (["--toggle", "2", "--doses", "0,1,x"], "'0,1,x': not a comma-separated list of numbers"),
+        (["--toggle", "2", "--doses", "0,1,4", "--control"], "--doses with --control"),
+    ],
+)
+def test_perturbation_benchmark_refuses_bad_arguments_in_one_line(args: list[str], error: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "perturbation.py"), "--toggle", "0"],
+        [sys.executable, str(REPO / "benchmarks" / "perturbation.py"), *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2 and "--toggle 0: must be a positive number of seconds" in done.stderr
+    assert done.returncode == 2 and error in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_perturbation_benchmark_multiplies_the_exporters_work_per_dose(tmp_path: Path) -> None:
+    _model_or_skip()
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Name a colour.\n")
+    small = ["--toggle", "0.5", "--rounds", "3", "--max-tokens", "8", "--prompts", str(prompts)]
+    out, figures = bench("perturbation.py", tmp_path, *small, "--doses", "0,1,4")
+    none, one, four = figures["doses"]
+    assert [r["dose"] for r in figures["doses"]] == [0, 1, 4] and all(
+        r["pairs"] >= 1 for r in figures["doses"]
+    )
+    assert none["core_share_pct"] == 0 and none["scrapes_per_second"] == 0  # dose 0: the A/A windows
+    # per second it ran, on the clock of its running time: a dose-1 exporter is scraped about once,
+    # a dose-4 one about 4 times (0.5 s windows against 1 s ticks: ticks skipped while it is
+    # stopped could alias away, ticks kept for later would crowd in at each resume)
+    assert 0.5 < one["scrapes_per_second"] < 1.3 and 3.0 < four["scrapes_per_second"] < 4.5
+    lo, hi = figures["loss_ci95"]
+    assert lo <= figures["loss_pct"] <= hi and figures["dose1_core_share_pct"] == one["core_share_pct"]
+    assert "loss at dose 1 (slope x its CPU, %)" in out and "(intercept)" in out
+
+
+def _perturbation_module() -> Any:
+    spec = importlib.util.spec_from_file_location("perturbation", REPO / "benchmarks" / "perturbation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dose_fit_is_the_lines_slope_times_the_dose1_cpu_less_the_methods_lean() -> None:
+    fit = _perturbation_module().dose_fit
+    # loss = 0.8 (what the method leans with no exporter) + 1.0 x the exporter's CPU
+    exact = [
+        {"dose": 0, "pairs": 3, "loss_pct": 0.8, "core_share_pct": 0.0, "pair_losses_pct": [0.8] * 3},
+        {"dose": 1, "pairs": 3, "loss_pct": 1.05, "core_share_pct": 0.25, "pair_losses_pct": [1.05] * 3},
+        {"dose": 16, "pairs": 3, "loss_pct": 4.8, "core_share_pct": 4.0, "pair_losses_pct": [4.8] * 3},
+    ]
+    got = fit(exact)
+    assert got["intercept_pct"] == pytest.approx(0.8) and got["slope_pct_per_pct_of_core"] == pytest.approx(
+        1.0
+    )
+    assert got["loss_pct"] == pytest.approx(0.25)  # the exporter's own: not the method's 0.8
+    assert got["loss_ci95"] == pytest.approx([0.25, 0.25]) and got["intercept_ci95"] == pytest.approx(
+        [0.8, 0.8]
+    )
+    spreads = [[-2.0, 0.8, 3.0], [-1.0, 1.05, 2.0], [3.0, 4.8, 6.0]]
+    got = fit([dict(r, pair_losses_pct=p) for r, p in zip(exact, spreads, strict=True)])
+    lo, hi = got["loss_ci95"]
+    # an interval, inside what the most extreme resamples give: every pair of a dose its lowest
+    # where the slope weighs that dose's loss negatively, its highest where positively (or the reverse)
+    xs = [r["core_share_pct"] for r in exact]
+    mean = sum(xs) / len(xs)
+    weights = [(x - mean) / sum((v - mean) ** 2 for v in xs) for x in xs]
+    lowest = sum(w * (max(p) if w < 0 else min(p)) for w, p in zip(weights, spreads, strict=True))
+    highest = sum(w * (min(p) if w < 0 else max(p)) for w, p in zip(weights, spreads, strict=True))
+    assert 0.25 * lowest <= lo < got["loss_pct"] < hi <= 0.25 * highest
