@@ -292,8 +292,8 @@ def dose_runs(args: argparse.Namespace, tmp: Path) -> list[dict]:
     runs = []
     # taken from the low end and the high end in turn (0, 16, 1, 4), so a drift of the machine
     # over the minutes of the whole run does not line up with the dose
-    order = [d for pair in itertools.zip_longest(args.doses, reversed(args.doses)) for d in pair]
-    for dose in list(dict.fromkeys(order))[: len(args.doses)]:
+    order = dict.fromkeys(d for pair in zip(args.doses, reversed(args.doses), strict=True) for d in pair)
+    for dose in order:
         run = toggled(args, tmp, dose)
         if not run.without or (dose and run.core_share is None):
             sys.exit(f"benchmark: dose {dose:g}: no window held a whole prompt: make --toggle longer")
