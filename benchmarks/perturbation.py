@@ -337,16 +337,15 @@ def dose_fit(runs: list[dict], resamples: int = 2000) -> dict:
         )
         for _ in range(resamples)
     ]
-    leans, slopes = sorted(a for a, _ in fits), sorted(b for _, b in fits)
-    lo, hi = int(0.025 * resamples), int(0.975 * resamples) - 1
+    (lean_lo, lean_hi), (lo, hi) = interval95([a for a, _ in fits]), interval95([b for _, b in fits])
     return {
         "intercept_pct": lean,
-        "intercept_ci95": [leans[lo], leans[hi]],
+        "intercept_ci95": [lean_lo, lean_hi],
         "slope_pct_per_pct_of_core": slope,
-        "slope_ci95": [slopes[lo], slopes[hi]],
+        "slope_ci95": [lo, hi],
         "dose1_core_share_pct": at_one,
         "loss_pct": slope * at_one,
-        "loss_ci95": [slopes[lo] * at_one, slopes[hi] * at_one],
+        "loss_ci95": [lo * at_one, hi * at_one],
     }
 
 
@@ -389,8 +388,13 @@ def spread_pct(rounds: list[float]) -> float:
 def bootstrap_ci(values: list[float], resamples: int = 5000) -> tuple[float, float]:
     """95 % percentile interval of the median of ``values`` (seeded: the same data, the same answer)."""
     rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
-    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+    return interval95([statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples)])
+
+
+def interval95(resampled: list[float]) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of bootstrap resamples."""
+    ordered = sorted(resampled)
+    return ordered[int(0.025 * len(ordered))], ordered[int(0.975 * len(ordered)) - 1]
 
 
 def doses_list(text: str) -> list[float]:
